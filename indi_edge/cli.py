@@ -1,0 +1,42 @@
+"""The `indi-edge` command: one subcommand per module in indi_edge/commands/.
+
+Each command module defines HELP (one line), add_arguments(parser) and main(args) -> int.
+Modules are imported only when needed and never import torch at module level, so
+`indi-edge --help` stays fast and torch-free.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> module; add a command by adding a line here.
+COMMANDS = {
+    "presets": "indi_edge.commands.presets",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="indi-edge", description="InDI image restoration for the edge.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(_main=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._main(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+        # User errors get one clear line, not a traceback.
+        print(f"indi-edge {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `indi-edge` CLI (see indi_edge/cli.py)."""

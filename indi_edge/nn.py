@@ -1,0 +1,252 @@
+"""The t-conditioned, fully convolutional U-Net F(x_t, t) -> x0 (paper appendix B).
+
+SR3/DvSR-style U-Net with the self-attention and GroupNorm removed, as the paper does, so it
+runs at any size that is a multiple of 2**(levels-1) and has no variance sums to overflow in
+FP16. The network predicts x0 through a global residual: x0 = x_t + body(x_t, t).
+
+Needs torch; `import indi_edge` does not import this module.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+@dataclasses.dataclass(frozen=True)
+class UNetConfig:
+    channels: int = 32                     # base channel count
+    multipliers: tuple[int, ...] = (1, 2, 4)  # channels per level = channels * multiplier
+    res_blocks: int = 2                    # residual blocks per level on the way down
+    in_channels: int = 3
+    time_dim_mult: int = 4                 # width of the t embedding MLP = channels * this
+    stem: int = 1                          # pixel-unshuffle factor at the input (2 = work at half size)
+
+    @property
+    def multiple(self) -> int:
+        """H and W must be a multiple of this (one 2x downsampling between levels)."""
+        return self.stem * 2 ** (len(self.multipliers) - 1)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> "UNetConfig":
+        raw = json.loads(text)
+        raw["multipliers"] = tuple(raw["multipliers"])
+        return UNetConfig(**raw)
+
+
+# Presets: the paper's Table 2 networks and two sized for video on Jetson Orin.
+PRESETS: dict[str, UNetConfig] = {
+    "paper-motion": UNetConfig(64, (1, 2, 3, 4), res_blocks=3),
+    "paper-defocus": UNetConfig(64, (1, 2, 4, 4), res_blocks=2),
+    "paper-jpeg": UNetConfig(64, (1, 2, 4, 4), res_blocks=2),
+    "paper-sr4": UNetConfig(96, (1, 2, 3, 4), res_blocks=3),
+    # Edge presets work at half size behind a pixel-unshuffle stem: 4x fewer multiply-adds.
+    "edge-s": UNetConfig(16, (1, 2, 3, 4), res_blocks=1, stem=2),
+    "edge-m": UNetConfig(32, (1, 2, 3, 4), res_blocks=1, stem=2),
+}
+PAPER_PARAMS = {"paper-motion": 27.68e6, "paper-defocus": 33.57e6, "paper-jpeg": 33.57e6, "paper-sr4": 62.25e6}
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of t in [0, 1], computed in fp32 whatever the model dtype."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = (t.float() * 1000.0)[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+class ResBlock(nn.Module):
+    """conv-act-(t scale/shift)-conv with a skip; the last conv starts at zero so depth starts as identity."""
+
+    def __init__(self, c_in: int, c_out: int, t_dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.t_proj = nn.Linear(t_dim, 2 * c_out)  # FiLM: per-channel scale and shift from t
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(x))
+        scale, shift = self.t_proj(temb)[:, :, None, None].chunk(2, dim=1)
+        h = h * (1.0 + scale) + shift
+        h = self.conv2(F.silu(h))
+        return self.skip(x) + h
+
+
+class Downsample(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class UNet(nn.Module):
+    """F(x_t, t): x [N, 3, H, W] in [-1, 1], t [N] float -> x0 [N, 3, H, W]."""
+
+    def __init__(self, config: UNetConfig = UNetConfig()):
+        super().__init__()
+        self.config = config
+        ch, mults, nres = config.channels, config.multipliers, config.res_blocks
+        t_dim = ch * config.time_dim_mult
+        self.time_mlp = nn.Sequential(nn.Linear(ch, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        c_io = config.in_channels * config.stem**2
+        self.conv_in = nn.Conv2d(c_io, ch, 3, padding=1)
+
+        self.down = nn.ModuleList()
+        skip_channels = [ch]
+        c = ch
+        for level, m in enumerate(mults):
+            for _ in range(nres):
+                self.down.append(ResBlock(c, ch * m, t_dim))
+                c = ch * m
+                skip_channels.append(c)
+            if level < len(mults) - 1:
+                self.down.append(Downsample(c))
+                skip_channels.append(c)
+
+        self.mid = nn.ModuleList([ResBlock(c, c, t_dim), ResBlock(c, c, t_dim)])
+
+        self.up = nn.ModuleList()
+        for level, m in reversed(list(enumerate(mults))):
+            for _ in range(nres + 1):
+                self.up.append(ResBlock(c + skip_channels.pop(), ch * m, t_dim))
+                c = ch * m
+            if level > 0:
+                self.up.append(Upsample(c))
+
+        self.conv_out = nn.Conv2d(c, c_io, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    @property
+    def multiple(self) -> int:
+        return self.config.multiple
+
+    def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != self.config.in_channels:
+            raise ValueError(f"x must be [N, {self.config.in_channels}, H, W], got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        m = self.multiple
+        if h % m or w % m:
+            raise ValueError(
+                f"H and W must be multiples of {m} for this {len(self.config.multipliers)}-level U-Net, "
+                f"got {h}x{w}; pad the input (reflect) to {-(-h // m) * m}x{-(-w // m) * m}")
+        if t.dim() != 1 or t.shape[0] != x.shape[0]:
+            raise ValueError(f"t must be [N] = [{x.shape[0]}], got {tuple(t.shape)}")
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if not torch.compiler.is_compiling():
+            self.check_input(x, t)
+        temb = self.time_mlp(timestep_embedding(t, self.config.channels).to(x.dtype))
+        s = self.config.stem
+        h = self.conv_in(F.pixel_unshuffle(x, s) if s > 1 else x)
+        skips = [h]
+        for block in self.down:
+            h = block(h, temb) if isinstance(block, ResBlock) else block(h)
+            skips.append(h)
+        for block in self.mid:
+            h = block(h, temb)
+        for block in self.up:
+            if isinstance(block, ResBlock):
+                h = block(torch.cat([h, skips.pop()], dim=1), temb)
+            else:
+                h = block(h)
+        out = self.conv_out(F.silu(h))
+        return x + (F.pixel_shuffle(out, s) if s > 1 else out)
+
+
+def build(preset: str | UNetConfig) -> UNet:
+    """A U-Net from a preset name (see PRESETS) or a UNetConfig."""
+    if isinstance(preset, UNetConfig):
+        return UNet(preset)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return UNet(PRESETS[preset])
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def macs_per_pixel(model: UNet, size: int = 64) -> float:
+    """Multiply-adds per output pixel, counted from the convolutions of a forward pass."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        w = module.weight
+        total += output.numel() // output.shape[0] * (w.shape[1] * w.shape[2] * w.shape[3])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, model.config.in_channels, size, size), torch.ones(1))
+    finally:
+        for h in handles:
+            h.remove()
+    return total / (size * size)
+
+
+# --- weights with their config (safetensors, never pickle) -----------------------------------
+
+CONFIG_KEY = "indi_edge.unet_config"
+
+
+def save(model: UNet, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Write weights as safetensors with the network config (and any model facts) inside."""
+    from safetensors.torch import save_file
+
+    meta = {CONFIG_KEY: model.config.to_json(), **(metadata or {})}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> UNet:
+    """Rebuild the network saved by `save` (its config travels inside the file)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types for corrupt files
+        raise ValueError(f"{path} is not a readable safetensors weights file: {err}") from err
+    if CONFIG_KEY not in meta:
+        raise ValueError(f"{path} has no {CONFIG_KEY!r} metadata; was it written by indi_edge.nn.save?")
+    model = UNet(UNetConfig.from_json(meta[CONFIG_KEY]))
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
