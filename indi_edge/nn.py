@@ -45,8 +45,8 @@ class UNetConfig:
 # Presets: the paper's Table 2 networks and two sized for video on Jetson Orin.
 PRESETS: dict[str, UNetConfig] = {
     "paper-motion": UNetConfig(64, (1, 2, 3, 4), res_blocks=3),
-    "paper-defocus": UNetConfig(64, (1, 2, 4, 4), res_blocks=2),
-    "paper-jpeg": UNetConfig(64, (1, 2, 4, 4), res_blocks=2),
+    "paper-defocus": UNetConfig(64, (1, 2, 4, 4), res_blocks=3),
+    "paper-jpeg": UNetConfig(64, (1, 2, 4, 4), res_blocks=3),
     "paper-sr4": UNetConfig(96, (1, 2, 3, 4), res_blocks=3),
     # Edge presets work at half size behind a pixel-unshuffle stem: 4x fewer multiply-adds.
     "edge-s": UNetConfig(16, (1, 2, 3, 4), res_blocks=1, stem=2),
