@@ -72,6 +72,13 @@ def cold_step(x, x0, y, t: float, d: float):
 STEP_RULES = {"indi": indi_step, "naive": naive_step, "cold": cold_step}
 
 
+def apply_step(sampler: str, x, x0, y, t: float, d: float, noise_std: float = 0.0, z=None):
+    """One update x_t -> x_{t-d} plus noise_std * z: the reference the native kernels
+    (indi_edge.ops.update, same signature) reproduce bit for bit in fp32."""
+    x_next = STEP_RULES[sampler](x, x0, y, t, d)
+    return x_next + noise_std * z if noise_std > 0.0 else x_next
+
+
 # --- array helpers that work for numpy and torch alike ------------------------------------
 
 def _is_torch(x) -> bool:
@@ -118,29 +125,30 @@ def _check(sampler: str, eps: float) -> None:
 
 
 def iterate(model: Model, y, steps: int, *, sampler: str = "indi", eps: float = 0.0,
-            eps_schedule: str = "constant", rng=None) -> Iterator[tuple[float, Any]]:
-    """Yield (t, x_t) from (1, x_1) down to (0, x_0): the restoration path."""
+            eps_schedule: str = "constant", rng=None, update=apply_step) -> Iterator[tuple[float, Any]]:
+    """Yield (t, x_t) from (1, x_1) down to (0, x_0): the restoration path.
+
+    `update` has apply_step's signature; the runtime passes the fused native kernel.
+    """
     grid = time_grid(steps)
     _check(sampler, eps)
-    step_rule = STEP_RULES[sampler]
     d = 1.0 / steps
     x = y + eps_at(1.0, eps, eps_schedule) * normal_like(y, rng) if eps > 0 else y
     y_start = x  # naive and cold samplers anchor on the (noised) observation
     yield 1.0, x
     for t in grid:
         x0 = model(x, batch_times(x, t))
-        x_next = step_rule(x, x0, y_start, t, d)
+        # Only InDI (eq. 10) carries the per-step noise; naive and cold anchor on y instead.
         std = step_noise_std(t, d, eps, eps_schedule) if sampler == "indi" else 0.0
-        if std > 0.0:
-            x_next = x_next + std * normal_like(x, rng)
-        x = x_next
+        x = update(sampler, x, x0, y_start, t, d, std, normal_like(x, rng) if std > 0.0 else None)
         yield t - d, x
 
 
 def run(model: Model, y, steps: int, *, sampler: str = "indi", eps: float = 0.0,
-        eps_schedule: str = "constant", rng=None):
+        eps_schedule: str = "constant", rng=None, update=apply_step):
     """Restore a batch y ([N, ...], values in [-1, 1]) in `steps` InDI steps; returns x_0."""
     x = y
-    for _, x in iterate(model, y, steps, sampler=sampler, eps=eps, eps_schedule=eps_schedule, rng=rng):
+    for _, x in iterate(model, y, steps, sampler=sampler, eps=eps, eps_schedule=eps_schedule,
+                        rng=rng, update=update):
         pass
     return x
