@@ -13,6 +13,7 @@ import sys
 # name -> module; add a command by adding a line here.
 COMMANDS = {
     "presets": "indi_edge.commands.presets",
+    "toy": "indi_edge.commands.toy",
 }
 
 
