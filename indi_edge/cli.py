@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 # name -> module; add a command by adding a line here.
 COMMANDS = {
     "presets": "indi_edge.commands.presets",
+    "train": "indi_edge.commands.train",
     "toy": "indi_edge.commands.toy",
 }
 
@@ -30,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.command_line = "indi-edge " + shlex.join(argv)  # recorded in trained models' metadata
     try:
         return int(args._main(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:

@@ -1,0 +1,182 @@
+"""Training loop for F(x_t, t) -> x0 (paper eq. 9): L1 (or L2) between F((1-t)x + t y + t eps_t n, t) and x.
+
+Every batch is a pure function of (seed, step): a resumed run sees exactly the batches the
+uninterrupted run would have seen, whatever the number of data workers.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from indi_edge import nn as unet
+from indi_edge.checkpoint import load_checkpoint, save_checkpoint
+from indi_edge.model_info import ModelInfo
+from indi_edge.pairs import PairSource
+from indi_edge.sampling import EPS_SCHEDULES
+from indi_edge.timesampling import P_T, sample_t
+
+WEIGHTS = "weights.safetensors"  # EMA weights + ModelInfo: what export and fine-tuning read
+LOG = "log.jsonl"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    preset: str = "edge-s"
+    steps: int = 1000
+    batch: int = 16
+    crop: int = 128
+    lr: float = 1e-4
+    ema_decay: float = 0.999
+    loss: str = "l1"                 # l1 (the paper's p=1) or l2
+    p_t: str = "bias_t1"             # see indi_edge.timesampling.P_T
+    p_t_a: float = 0.5               # a of linear_a
+    eps: float = 0.0                 # noise on y, in [-1, 1] units
+    eps_schedule: str = "constant"
+    seed: int = 0
+    task: str = "custom"
+    default_steps: int = 4           # InDI steps a Restorer uses by default
+    save_every: int = 500
+
+    def validate(self) -> None:
+        if self.loss not in ("l1", "l2"):
+            raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
+        if self.p_t not in P_T:
+            raise ValueError(f"p_t must be one of {P_T}, got {self.p_t!r}")
+        if self.eps_schedule not in EPS_SCHEDULES:
+            raise ValueError(f"eps_schedule must be one of {EPS_SCHEDULES}, got {self.eps_schedule!r}")
+        for name in ("steps", "batch", "crop", "save_every", "default_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+    """The same random flip and 90-degree rotation of both images (HWC)."""
+    k = int(rng.integers(4))
+    flip = bool(rng.integers(2))
+    x, y = np.rot90(x, k), np.rot90(y, k)
+    if flip:
+        x, y = x[:, ::-1], y[:, ::-1]
+    return x, y
+
+
+def noise_scale(t: np.ndarray, eps: float, schedule: str) -> np.ndarray:
+    """t * eps_t: the std of the noise on x_t (constant: t eps; brownian: eps sqrt(t), finite at t=0)."""
+    return (t * eps if schedule == "constant" else eps * np.sqrt(t)).astype(np.float32)
+
+
+def make_batch(source: PairSource, config: TrainConfig, step: int) -> dict[str, np.ndarray]:
+    """The batch of training step `step`: x, x_t as float32 NCHW and t as [N]."""
+    rng = np.random.default_rng([config.seed, step])
+    clean, degraded = [], []
+    for _ in range(config.batch):
+        x, y = augment(*source.sample(rng, config.crop), rng)
+        clean.append(x)
+        degraded.append(y)
+    x = np.stack(clean).transpose(0, 3, 1, 2)
+    y = np.stack(degraded).transpose(0, 3, 1, 2)
+    t = sample_t(config.p_t, rng, config.batch, config.p_t_a)
+    tb = t[:, None, None, None]
+    n = rng.standard_normal(x.shape, dtype=np.float32)
+    x_t = (1 - tb) * x + tb * y + noise_scale(tb, config.eps, config.eps_schedule) * n
+    return {"x": np.ascontiguousarray(x, np.float32), "x_t": np.ascontiguousarray(x_t, np.float32), "t": t}
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Batches for steps [start, stop), split across DataLoader workers in step order."""
+
+    def __init__(self, source: PairSource, config: TrainConfig, start: int, stop: int):
+        self.source, self.config, self.start, self.stop = source, config, start, stop
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for step in range(self.start + worker, self.stop, workers):
+            yield {k: torch.from_numpy(v) for k, v in make_batch(self.source, self.config, step).items()}
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1.0 - decay)
+
+
+def model_info(config: TrainConfig, model: unet.UNet, command: str, elapsed_s: float, device: str) -> ModelInfo:
+    return ModelInfo(
+        task=config.task, multiple=model.multiple, steps=config.default_steps, eps=config.eps,
+        eps_schedule=config.eps_schedule, sampler="indi", preset=config.preset,
+        unet_config=model.config.to_json(), train_command=command,
+        train_data=config.task if config.task != "custom" else "paired folder",
+        train_time=f"{elapsed_s / 60:.1f} min, {config.steps} steps on {device_name(device)}",
+    )
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads"
+
+
+def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resume: bool = False,
+          device: str = "cpu", workers: int = 0, command: str = "", progress: bool = True) -> dict:
+    """Train (or resume) into out_dir; returns a summary with the last logged loss."""
+    from tqdm import tqdm
+
+    config.validate()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    model = unet.build(config.preset).to(device)
+    if config.crop % model.multiple:
+        raise ValueError(f"crop {config.crop} must be a multiple of {model.multiple} for preset {config.preset}")
+    ema = copy.deepcopy(model).eval()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    start, elapsed = 0, 0.0
+    if resume:
+        start, saved, elapsed = load_checkpoint(out_dir, model, ema, optimizer)
+        differing = {k for k, v in dataclasses.asdict(config).items() if k not in ("steps", "save_every") and saved.get(k) != v}
+        if differing:
+            raise ValueError(f"resume with a different config ({sorted(differing)}); use a new --out or the same settings")
+    (out_dir / "train_config.json").write_text(json.dumps({**dataclasses.asdict(config), "command": command}, indent=2))
+
+    loader = torch.utils.data.DataLoader(BatchStream(source, config, start, config.steps), batch_size=None,
+                                         num_workers=workers, persistent_workers=False, pin_memory=device.startswith("cuda"))
+    loss_fn = torch.nn.functional.l1_loss if config.loss == "l1" else torch.nn.functional.mse_loss
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
+    t0, running, last = time.perf_counter() - elapsed, [], math.nan
+    step = start
+    model.train()
+    with (out_dir / LOG).open("a") as log:
+        for step, batch in enumerate(loader, start=start + 1):
+            x = batch["x"].to(device, non_blocking=True)
+            x_t = batch["x_t"].to(device, non_blocking=True)
+            t = batch["t"].to(device, non_blocking=True)
+            loss = loss_fn(model(x_t, t), x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            update_ema(ema, model, config.ema_decay)
+            running.append(loss.item())
+            if step % 20 == 0 or step == config.steps:
+                last = float(np.mean(running))
+                running.clear()
+                log.write(json.dumps({"step": step, "loss": last, "elapsed_s": time.perf_counter() - t0}) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{last:.4f}")
+            bar.update(1)
+            if step % config.save_every == 0 or step == config.steps:
+                elapsed = time.perf_counter() - t0
+                save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed)
+                info = model_info(config, ema, command, elapsed, device)
+                unet.save(ema, out_dir / WEIGHTS, info.to_metadata())
+    bar.close()
+    return {"step": step, "loss": last, "elapsed_s": time.perf_counter() - t0, "out": str(out_dir)}
