@@ -210,14 +210,14 @@ def macs_per_pixel(model: UNet, size: int = 64) -> float:
 
 # --- weights with their config (safetensors, never pickle) -----------------------------------
 
-CONFIG_KEY = "indi_edge.unet_config"
+CONFIG_KEY = "indi_edge.unet_config"  # the same key as ModelInfo.unet_config
 
 
 def save(model: UNet, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Write weights as safetensors with the network config (and any model facts) inside."""
     from safetensors.torch import save_file
 
-    meta = {CONFIG_KEY: model.config.to_json(), **(metadata or {})}
+    meta = {**(metadata or {}), CONFIG_KEY: model.config.to_json()}  # the model's own config wins
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

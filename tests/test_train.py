@@ -1,0 +1,144 @@
+"""The training loop: loss goes down, resume is exact, p(t) table, checkpoints are safetensors."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from indi_edge import nn as unet
+from indi_edge.model_info import ModelInfo
+from indi_edge.pairs import PairedFolder
+from indi_edge.timesampling import P_T, sample_t
+from indi_edge.train import TrainConfig, make_batch, noise_scale, train
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tmp_path_factory):
+    """Tiny synthetic pair set: smooth random images and a blurred twin."""
+    root = tmp_path_factory.mktemp("pairs")
+    (root / "x").mkdir()
+    (root / "y").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        x = cv2.GaussianBlur((rng.random((48, 40, 3)) * 255).astype(np.uint8), (0, 0), 2)
+        cv2.imwrite(str(root / "x" / f"{i}.png"), x)
+        cv2.imwrite(str(root / "y" / f"{i}.png"), cv2.GaussianBlur(x, (0, 0), 2))
+    return root
+
+
+def config(**kw):
+    base = dict(preset="edge-s", steps=40, batch=4, crop=32, lr=2e-3, save_every=20, seed=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def read_log(run):
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_short_training_lowers_the_loss(pairs_dir, tmp_path):
+    torch.set_num_threads(1)
+    train(config(steps=80), PairedFolder(pairs_dir), tmp_path, progress=False)
+    log = read_log(tmp_path)
+    assert log[-1]["loss"] < 0.7 * log[0]["loss"]
+    info = ModelInfo.from_metadata(unet.read_metadata(tmp_path / "weights.safetensors"))
+    assert info.preset == "edge-s" and info.multiple == 16 and info.unet_config
+
+
+def test_resume_continues_where_it_stopped(pairs_dir, tmp_path):
+    torch.set_num_threads(1)
+    source = PairedFolder(pairs_dir)
+    train(config(steps=40), source, tmp_path / "full", progress=False)
+    train(config(steps=20), source, tmp_path / "split", progress=False)
+    train(config(steps=40), source, tmp_path / "split", resume=True, progress=False)
+    full, split = unet.load(tmp_path / "full" / "weights.safetensors"), unet.load(tmp_path / "split" / "weights.safetensors")
+    for a, b in zip(full.state_dict().values(), split.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert [r["step"] for r in read_log(tmp_path / "split")] == [20, 40]
+
+
+def test_resume_refuses_a_different_config(pairs_dir, tmp_path):
+    train(config(steps=20), PairedFolder(pairs_dir), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        train(config(steps=40, lr=1e-4), PairedFolder(pairs_dir), tmp_path, resume=True, progress=False)
+
+
+def test_batches_depend_only_on_seed_and_step(pairs_dir):
+    source = PairedFolder(pairs_dir)
+    a, b = make_batch(source, config(), 5), make_batch(source, config(), 5)
+    c = make_batch(source, config(), 6)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["x"], c["x"])
+    assert a["x"].shape == (4, 3, 32, 32) and a["t"].shape == (4,) and a["x"].dtype == np.float32
+
+
+class HalfSource:
+    """y = x / 2, so x_t = (1 - t) x + t y = x (1 - t/2) exactly."""
+
+    def sample(self, rng, crop):
+        x = rng.uniform(-1, 1, (crop, crop, 3)).astype(np.float32)
+        return x, x / 2
+
+
+@pytest.mark.parametrize("kind", ["linear_0", "bias_t1"])
+def test_x_t_interpolates_clean_and_degraded(kind):
+    batch = make_batch(HalfSource(), config(p_t=kind), 0)
+    t = batch["t"][:, None, None, None]
+    np.testing.assert_allclose(batch["x_t"], batch["x"] * (1 - t / 2), atol=1e-6)
+
+
+def test_x_t_noise_level(kind="linear_a"):
+    cfg = config(p_t=kind, p_t_a=1.0, eps=0.1, batch=8)  # every t = 1: x_t = y + eps n
+    batch = make_batch(HalfSource(), cfg, 0)
+    assert np.all(batch["t"] == 1.0)
+    assert (batch["x_t"] - batch["x"] / 2).std() == pytest.approx(0.1, rel=0.05)
+
+
+@pytest.mark.parametrize("kind", P_T)
+def test_p_t_in_unit_interval(kind):
+    t = sample_t(kind, np.random.default_rng(0), 20000, a=0.3)
+    assert t.dtype == np.float32 and t.min() >= 0 and t.max() <= 1
+
+
+def test_p_t_biases():
+    rng = np.random.default_rng(0)
+    assert sample_t("bias_t1", rng, 20000).mean() > 0.6  # E[sin(s pi/2)] = 2/pi
+    assert sample_t("bias_t0", rng, 20000).mean() < 0.4
+    assert sample_t("linear_0", rng, 20000).mean() == pytest.approx(0.5, abs=0.02)
+    assert np.mean(sample_t("linear_a", rng, 20000, a=0.3) == 1.0) == pytest.approx(0.3, abs=0.02)
+    with pytest.raises(ValueError):
+        sample_t("cosine", rng, 4)
+
+
+def test_noise_scale_matches_eq_9():
+    t = np.array([0.0, 0.25, 1.0], np.float32)
+    np.testing.assert_allclose(noise_scale(t, 0.1, "constant"), [0.0, 0.025, 0.1])
+    np.testing.assert_allclose(noise_scale(t, 0.1, "brownian"), [0.0, 0.05, 0.1])
+
+
+def test_checkpoint_is_not_a_pickle(pairs_dir, tmp_path):
+    train(config(steps=20), PairedFolder(pairs_dir), tmp_path, progress=False)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "checkpoint.safetensors"), framework="pt") as f:
+        keys = list(f.keys())
+        assert json.loads(f.metadata()["config"])["preset"] == "edge-s"
+    assert any(k.startswith("optim.") for k in keys) and any(k.startswith("ema.") for k in keys)
+
+
+def test_paired_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="x/"):
+        PairedFolder(tmp_path)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    cv2.imwrite(str(tmp_path / "x" / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="degraded twin"):
+        PairedFolder(tmp_path)
+
+
+def test_invalid_config():
+    with pytest.raises(ValueError, match="p_t"):
+        config(p_t="uniform").validate()
+    with pytest.raises(ValueError, match="loss"):
+        config(loss="l3").validate()
