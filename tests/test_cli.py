@@ -16,8 +16,9 @@ def test_every_subcommand_has_help(capsys):
         assert "usage: indi-edge " + name in capsys.readouterr().out
 
 
-def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "indi_edge.cli", "--help"], capture_output=True, text=True, check=True).stdout
+def test_console_script_help(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "indi_edge.cli", "--help"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout
     for name in cli.COMMANDS:
         assert name in out
 
