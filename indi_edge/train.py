@@ -110,13 +110,13 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.lerp_(p, 1.0 - decay)
 
 
-def model_info(config: TrainConfig, model: unet.UNet, command: str, elapsed_s: float, device: str) -> ModelInfo:
+def model_info(config: TrainConfig, model: unet.UNet, command: str, elapsed_s: float, device: str, step: int) -> ModelInfo:
     return ModelInfo(
         task=config.task, multiple=model.multiple, steps=config.default_steps, eps=config.eps,
         eps_schedule=config.eps_schedule, sampler="indi", preset=config.preset,
         unet_config=model.config.to_json(), train_command=command,
         train_data=config.task if config.task != "custom" else "paired folder",
-        train_time=f"{elapsed_s / 60:.1f} min, {config.steps} steps on {device_name(device)}",
+        train_time=f"{elapsed_s / 60:.1f} min, {step} steps on {device_name(device)}",
     )
 
 
@@ -127,8 +127,12 @@ def device_name(device: str) -> str:
 
 
 def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resume: bool = False,
-          device: str = "cpu", workers: int = 0, command: str = "", progress: bool = True) -> dict:
-    """Train (or resume) into out_dir; returns a summary with the last logged loss."""
+          device: str = "cpu", workers: int = 0, command: str = "", progress: bool = True,
+          time_limit_s: float | None = None) -> dict:
+    """Train (or resume) into out_dir; returns a summary with the last logged loss.
+
+    time_limit_s stops early (after saving) once that much wall time has passed; the run can be resumed.
+    """
     from tqdm import tqdm
 
     config.validate()
@@ -166,17 +170,20 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
             optimizer.step()
             update_ema(ema, model, config.ema_decay)
             running.append(loss.item())
-            if step % 20 == 0 or step == config.steps:
+            out_of_time = time_limit_s is not None and time.perf_counter() - t0 > time_limit_s
+            if step % 20 == 0 or step == config.steps or out_of_time:
                 last = float(np.mean(running))
                 running.clear()
                 log.write(json.dumps({"step": step, "loss": last, "elapsed_s": time.perf_counter() - t0}) + "\n")
                 log.flush()
                 bar.set_postfix(loss=f"{last:.4f}")
             bar.update(1)
-            if step % config.save_every == 0 or step == config.steps:
+            if step % config.save_every == 0 or step == config.steps or out_of_time:
                 elapsed = time.perf_counter() - t0
                 save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed)
-                info = model_info(config, ema, command, elapsed, device)
+                info = model_info(config, ema, command, elapsed, device, step)
                 unet.save(ema, out_dir / WEIGHTS, info.to_metadata())
+            if out_of_time:
+                break
     bar.close()
     return {"step": step, "loss": last, "elapsed_s": time.perf_counter() - t0, "out": str(out_dir)}
