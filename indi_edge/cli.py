@@ -16,6 +16,7 @@ COMMANDS = {
     "presets": "indi_edge.commands.presets",
     "train": "indi_edge.commands.train",
     "toy": "indi_edge.commands.toy",
+    "eval": "indi_edge.commands.eval",
 }
 
 
