@@ -9,4 +9,15 @@ __version__ = "0.1.0"
 
 from indi_edge import sampling
 
-__all__ = ["sampling", "__version__"]
+__all__ = ["sampling", "Restorer", "ModelInfo", "__version__"]
+
+# Loaded on first use so `import indi_edge` stays light (no ONNX Runtime, no OpenCV, no torch).
+_LAZY = {"Restorer": "indi_edge.restorer", "ModelInfo": "indi_edge.model_info"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'indi_edge' has no attribute {name!r}")

@@ -17,6 +17,8 @@ COMMANDS = {
     "train": "indi_edge.commands.train",
     "toy": "indi_edge.commands.toy",
     "eval": "indi_edge.commands.eval",
+    "export": "indi_edge.commands.export", "restore": "indi_edge.commands.restore",
+    "info": "indi_edge.commands.info", "demo": "indi_edge.commands.demo",
 }
 
 

@@ -1,0 +1,43 @@
+"""indi-edge export: a trained model -> ONNX (fp32 / fp16, optionally the unrolled loop) or .pt2."""
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "Export weights (a .safetensors file or a training run folder) to ONNX or an AOTInductor .pt2."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("ckpt", help="weights file from indi_edge.nn.save, or a training run folder")
+    parser.add_argument("-o", "--output", required=True, help="output file: .onnx (or .pt2 with --pt2)")
+    parser.add_argument("--fp16", action="store_true", help="FP16 weights and compute (IO stays fp32)")
+    parser.add_argument("--fp16-io", action="store_true", help="with --fp16: fp16 image IO (TensorRT 11 FP16 engines)")
+    parser.add_argument("--unroll", type=int, default=0, metavar="N",
+                        help="bake the whole N-step loop (schedule, sampler, eps) into one graph; noise is an input")
+    parser.add_argument("--pt2", action="store_true", help="write an AOTInductor package for this CPU (~30-50 s)")
+    facts = parser.add_argument_group("model facts stored in the file (default: the checkpoint's)")
+    facts.add_argument("--steps", type=int, help="default number of InDI steps")
+    facts.add_argument("--eps", type=float, help="noise level eps in [-1, 1] units")
+    facts.add_argument("--eps-schedule", choices=("constant", "brownian"))
+    facts.add_argument("--sampler", choices=("indi", "naive", "cold"))
+    facts.add_argument("--task", help="task name, e.g. motion-deblur")
+
+
+def main(args) -> int:
+    from indi_edge.export import export_onnx, export_pt2, load_model
+
+    out = Path(args.output)
+    want = ".pt2" if args.pt2 else ".onnx"
+    if out.suffix != want:
+        raise ValueError(f"--output must end in {want}{' (--pt2)' if args.pt2 else ''}, got {out}")
+    if args.pt2 and (args.fp16 or args.fp16_io or args.unroll):
+        raise ValueError("--pt2 exports the fp32 step network; --fp16, --fp16-io and --unroll apply to ONNX")
+    model, info = load_model(args.ckpt)
+    overrides = {k: getattr(args, k) for k in ("steps", "eps", "eps_schedule", "sampler", "task")
+                 if getattr(args, k) is not None}
+    info = info.replace(**overrides)
+    if args.pt2:
+        path = export_pt2(model, out, info)
+    else:
+        path = export_onnx(model, out, info, fp16=args.fp16, fp16_io=args.fp16_io, unroll=args.unroll)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,172 @@
+"""Restorer: OpenCV frames in, restored frames out, through any backend.
+
+    restorer = Restorer("motion-deblur")          # or "model.onnx", "model.pt2", a callable
+    out = restorer.run(cv2.imread("photo.png"))   # uint8 HxWx3 BGR in, the same out
+
+One frame's way through: frame -> RGB [-1, 1] tensor padded to the model's multiple -> [tiles] ->
+backend.restore (the InDI loop: sampling.run with the fused update) -> crop -> frame.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from indi_edge import frames, sampling, tiling
+from indi_edge.backends import Backend, open_backend
+from indi_edge.model_info import ModelInfo
+
+
+class NoiseField:
+    """The standard-normal draws one restoration makes, generated lazily at full (padded) frame
+    size, so every tile takes its window of the same field (tiled matches untiled) and a frozen
+    field can be reused frame after frame.
+
+    Draw k is [N, 3, H, W] float32; frame i of the batch draws from its own generator seeded
+    with seeds[i], so a frame's noise does not depend on what it was batched with.
+    """
+
+    def __init__(self, seeds: list[tuple[int, int]], shape: tuple[int, int, int, int]):
+        self.generators = [np.random.default_rng(list(s)) for s in seeds]
+        self.shape = shape
+        self.draws: list[np.ndarray] = []
+
+    def draw(self, k: int) -> np.ndarray:
+        while len(self.draws) <= k:
+            self.draws.append(np.stack([g.standard_normal(self.shape[1:], dtype=np.float32)
+                                        for g in self.generators]))
+        return self.draws[k]
+
+    def window(self, top: int, left: int):
+        """rng(x) -> the next draw's window at (top, left), sized like x: what sampling.run calls."""
+        counter = itertools.count()
+
+        def rng(x: np.ndarray) -> np.ndarray:
+            h, w = x.shape[-2:]
+            return np.ascontiguousarray(self.draw(next(counter))[:, :, top:top + h, left:left + w])
+
+        return rng
+
+
+class Restorer:
+    """Restore frames with an InDI model.
+
+    engine: a .onnx or .pt2 path, a bundled model name ("motion-deblur"), a Backend, or any
+        callable f(x [N,3,H,W] float32 in [-1,1], t [N] float32) -> x0 on numpy arrays.
+    steps, eps, sampler, eps_schedule: default to the model's metadata (ModelInfo).
+    seed: frames are restored with noise from (seed, frame number): the same seed and frame
+        sequence give bit-identical output on the same backend.
+    tile: tile size in pixels; None tiles automatically above tiling.AUTO_TILE_PIXELS, 0 never.
+    overlap: pixels shared by neighbouring tiles (default tiling.DEFAULT_OVERLAP).
+    frozen_noise: reuse one noise field for every frame of the same size (no flicker in video).
+    providers, threads: ONNX Runtime execution providers and intra-op threads (0: its default).
+    """
+
+    def __init__(self, engine, *, steps: int | None = None, eps: float | None = None,
+                 sampler: str | None = None, eps_schedule: str | None = None, seed: int = 0,
+                 tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
+                 providers=None, threads: int = 0):
+        self.backend: Backend = open_backend(engine, providers=providers, threads=threads)
+        info = self.backend.info
+        self.steps = info.steps if steps is None else steps
+        self.eps = info.eps if eps is None else eps
+        self.sampler = info.sampler if sampler is None else sampler
+        self.eps_schedule = info.eps_schedule if eps_schedule is None else eps_schedule
+        sampling.time_grid(self.steps)  # validates steps
+        if self.sampler not in sampling.SAMPLERS:
+            raise ValueError(f"sampler must be one of {sampling.SAMPLERS}, got {self.sampler!r}")
+        if self.eps_schedule not in sampling.EPS_SCHEDULES:
+            raise ValueError(f"eps_schedule must be one of {sampling.EPS_SCHEDULES}, got {self.eps_schedule!r}")
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not math.isfinite(self.eps) or self.eps < 0:
+            raise ValueError(f"eps must be a finite number >= 0, got {self.eps!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        m = self.multiple
+        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0):
+            raise ValueError(f"tile must be None (automatic), 0 (never) or a size in pixels, got {tile!r}")
+        self.tile = tile if tile is None or tile == 0 else tiling.round_up(int(tile), m)
+        if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or overlap < 0):
+            raise ValueError(f"overlap must be an integer >= 0, got {overlap!r}")
+        self.overlap = tiling.round_up(tiling.DEFAULT_OVERLAP if overlap is None else int(overlap), m)
+        if self.tile and self.overlap >= self.tile:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than tile ({self.tile})")
+        self.seed = int(seed)
+        self.frozen_noise = bool(frozen_noise)
+        self.frame_count = 0
+        self._frozen: NoiseField | None = None
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.backend.info
+
+    @property
+    def multiple(self) -> int:
+        return self.backend.multiple
+
+    @property
+    def providers(self) -> list[str]:
+        """Where the model really runs (ONNX Runtime's providers in use, or the backend's own name)."""
+        return list(getattr(self.backend, "providers", [type(self.backend).__name__]))
+
+    # --- frames -------------------------------------------------------------------------------
+
+    def run(self, frame: np.ndarray) -> np.ndarray:
+        """Restore one OpenCV frame (see indi_edge.frames for layouts); same shape and dtype out."""
+        return self.run_batch([frame])[0]
+
+    def run_batch(self, frames_in) -> list[np.ndarray]:
+        """Restore a list of frames; frames of the same shape and dtype share backend calls."""
+        if isinstance(frames_in, np.ndarray) or frames_in is None:
+            raise TypeError("run_batch expects a list of frames; use run(frame) for one frame")
+        frames_in = list(frames_in)
+        layouts = [frames.describe(f) for f in frames_in]
+        out: list[np.ndarray | None] = [None] * len(frames_in)
+        groups: dict[frames.FrameLayout, list[int]] = {}
+        for i, layout in enumerate(layouts):
+            groups.setdefault(layout, []).append(i)
+        for layout, idx in groups.items():
+            x = np.concatenate([frames.to_tensor(frames_in[i], self.multiple)[0] for i in idx])
+            restored = self.restore_array(x)
+            for j, i in enumerate(idx):
+                out[i] = frames.from_tensor(restored[j], layout, frames.alpha_of(frames_in[i], layout))
+        return out
+
+    # --- tensors ------------------------------------------------------------------------------
+
+    def restore_array(self, y: np.ndarray) -> np.ndarray:
+        """y [N, 3, H, W] float32 RGB in [-1, 1], H and W multiples of self.multiple -> x_0, same shape.
+
+        Consumes N frame numbers of noise (none with frozen_noise)."""
+        if not isinstance(y, np.ndarray) or y.ndim != 4 or y.shape[1] != 3 or y.dtype != np.float32:
+            raise ValueError(f"expected y as a [N, 3, H, W] float32 array, got "
+                             f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}")
+        if y.shape[2] % self.multiple or y.shape[3] % self.multiple or 0 in y.shape:
+            raise ValueError(f"H and W must be non-zero multiples of {self.multiple}, got {y.shape[2]}x{y.shape[3]}; "
+                             f"use frames.pad_to_multiple")
+        noise = self._noise_field(y.shape)
+        tile = self._tile_for(y.shape[2], y.shape[3])
+
+        def restore_window(window: np.ndarray, top: int, left: int) -> np.ndarray:
+            return self.backend.restore(window, self.steps, sampler=self.sampler, eps=self.eps,
+                                        eps_schedule=self.eps_schedule, rng=noise.window(top, left))
+
+        if not tile:
+            return restore_window(y, 0, 0)
+        return tiling.restore_tiled(restore_window, y, tile, self.overlap)
+
+    def _tile_for(self, height: int, width: int) -> int:
+        if self.tile is None:
+            big = height * width > tiling.AUTO_TILE_PIXELS
+            return tiling.round_up(tiling.DEFAULT_TILE, self.multiple) if big else 0
+        return self.tile
+
+    def _noise_field(self, shape: tuple[int, ...]) -> NoiseField:
+        n = shape[0]
+        if self.frozen_noise:
+            if self._frozen is None or self._frozen.shape != tuple(shape):
+                self._frozen = NoiseField([(self.seed, 0)] * n, tuple(shape))
+            return self._frozen
+        seeds = [(self.seed, self.frame_count + i) for i in range(n)]
+        self.frame_count += n
+        return NoiseField(seeds, tuple(shape))
