@@ -18,12 +18,13 @@ import importlib.util
 import math
 import zlib
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
 from indi_edge import degrade
+from indi_edge.pairs import PairSource  # the seam the training loop uses: sample(rng, crop) -> (x, y)
 
 # (name, import name, pip name, path inside the package)
 TRAIN_FILES = (
@@ -253,12 +254,6 @@ def to_model_range(img: np.ndarray) -> np.ndarray:
 
 # --- training pairs -------------------------------------------------------------------------
 
-class PairSource(Protocol):
-    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
-        """(x clean, y degraded), each float32 [crop, crop, 3] RGB in [-1, 1]."""
-        ...
-
-
 @dataclasses.dataclass(frozen=True)
 class SyntheticPair:
     x: np.ndarray            # clean, float32 [crop, crop, 3] in [-1, 1]
@@ -280,7 +275,7 @@ class SyntheticPairs:
         self.images = list(train_images() if images is None else images)
         if not self.images:
             raise ValueError("SyntheticPairs needs at least one image")
-        for name, img in self.images:
+        for _, img in self.images:
             degrade.check_image(img)
 
     @property

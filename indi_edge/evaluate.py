@@ -152,7 +152,7 @@ def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 
     """Score the input, the task's classical baselines and model_fn at each step count on the
     held-out pairs (data.heldout_pairs(task, seed, size, limit)). model_fn None: baselines only.
 
-    Returns {"task", "sampler", "eps", "eps_schedule", "seed", "size", "images", "rows"}; each
+    Returns {"task", "sampler", "eps", "eps_schedule", "seed", "size", "images", "degradations", "rows"}; each
     row {"method", "steps" (None for non-model rows), "psnr", "ssim", "detail", "per_image"}."""
     pairs = heldout_pairs(task, seed=seed, size=size, limit=limit)
     methods: list[tuple[str, int | None, Callable[[HeldoutPair], np.ndarray]]] = [("input", None, degraded_input)]
@@ -233,6 +233,7 @@ def plot_perception_distortion(result: dict, path: str | Path) -> None:
     for i, r in enumerate(r for r in result["rows"] if r["steps"] is None):
         ax.plot(r["detail"], r["psnr"], next(markers, "x"), color=f"C{i + 1}", linestyle="none", label=r["method"])
     ax.axvline(1.0, color="gray", linestyle=":", label="clean detail")
+    ax.set_xscale("log")  # blur gives ratios near 0, noise far above 1
     ax.set_xlabel("detail ratio (high-frequency energy / clean)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(f"{result['task']}: perception-distortion on {len(result['images'])} held-out images")
