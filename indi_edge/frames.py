@@ -89,7 +89,7 @@ def to_tensor(frame: np.ndarray, multiple: int = 1) -> tuple[np.ndarray, FrameLa
     """A frame -> ([1, 3, Hp, Wp] float32 RGB in [-1, 1], padded to `multiple`; its layout)."""
     layout = describe(frame)
     if layout.dtype == np.uint8 and layout.channels >= 3:
-        bgr = frame if layout.channels == 3 else np.ascontiguousarray(frame[..., :3])
+        bgr = np.ascontiguousarray(frame[..., :3])  # ROIs and BGRA are strided views; the kernel wants C order
         return ops.preprocess(bgr, multiple=multiple), layout
     unit = frame.astype(np.float32) / np.float32(SCALES[layout.dtype])
     if layout.channels == 1:

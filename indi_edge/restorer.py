@@ -89,8 +89,9 @@ class Restorer:
         if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or overlap < 0):
             raise ValueError(f"overlap must be an integer >= 0, got {overlap!r}")
         self.overlap = tiling.round_up(tiling.DEFAULT_OVERLAP if overlap is None else int(overlap), m)
-        if self.tile and self.overlap >= self.tile:
-            raise ValueError(f"overlap ({self.overlap}) must be smaller than tile ({self.tile})")
+        if self.overlap >= (self.tile if self.tile is not None else tiling.DEFAULT_TILE) and self.tile != 0:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than the tile "
+                             f"({self.tile if self.tile is not None else tiling.DEFAULT_TILE})")
         self.seed = int(seed)
         self.frozen_noise = bool(frozen_noise)
         self.frame_count = 0
@@ -144,6 +145,7 @@ class Restorer:
         if y.shape[2] % self.multiple or y.shape[3] % self.multiple or 0 in y.shape:
             raise ValueError(f"H and W must be non-zero multiples of {self.multiple}, got {y.shape[2]}x{y.shape[3]}; "
                              f"use frames.pad_to_multiple")
+        y = np.ascontiguousarray(y)  # the fused kernels take C-contiguous arrays
         noise = self._noise_field(y.shape)
         tile = self._tile_for(y.shape[2], y.shape[3])
 

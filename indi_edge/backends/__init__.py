@@ -8,7 +8,7 @@ The protocol (one small surface, no branching on backend type anywhere):
 
 Most backends take restore() from StepLoop (sampling.run, one backend call per step, the fused
 update from indi_edge.ops); a backend holding the whole loop in one graph (an unrolled ONNX
-export) brings its own. Modules: onnx (ONNX Runtime), pt2 (AOTInductor, needs torch), callable
+export) brings its own. Modules: onnx (ONNX Runtime), pt2 (AOTInductor, needs torch), function
 (any Python object); TensorRT and torch-CUDA backends slot in the same way.
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def open_backend(engine, *, providers=None, threads: int = 0) -> Backend:
     if hasattr(engine, "restore") and hasattr(engine, "info") and hasattr(engine, "multiple"):
         return engine
     if callable(engine):
-        from indi_edge.backends.callable import CallableBackend
+        from indi_edge.backends.function import CallableBackend
 
         return CallableBackend(engine)
     raise TypeError(f"engine must be a model path (.onnx, .pt2), a bundled model name or a callable "

@@ -1,4 +1,7 @@
-"""Any Python callable f(x, t) -> x0 on numpy arrays as a backend (oracles, tests, custom models)."""
+"""Any Python callable f(x, t) -> x0 on numpy arrays as a backend (oracles, tests, custom models).
+
+(Not named callable.py: a submodule becomes an attribute of the package and would shadow the builtin.)
+"""
 from __future__ import annotations
 
 import numpy as np
