@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The one script a GPU machine runs for the native kernels (csrc/): build indi_edge._core with CUDA
+# (editable install, no network: --no-deps --no-build-isolation), list the GPU code it holds, run the
+# CPU and GPU kernel tests, run benchmarks/kernels.py, print a summary table.
+#
+#   benchmarks/device_check.sh [OUTDIR]     (default: $OUT, else ./device_check_out)
+#
+# Writes to OUTDIR: build.log, native.txt, test_cpu.log, test_gpu.log, bench.log, kernels.json,
+# summary.txt. Where no GPU is visible the GPU steps skip with a message. PYTHON picks the interpreter
+# (default python3); THREADS the CPU kernel threads for the benchmark (default: all cores, at most 8).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-${OUT:-$PWD/device_check_out}}"
+mkdir -p "$out"
+py="${PYTHON:-python3}"
+threads="${THREADS:-$(( $(nproc) < 8 ? $(nproc) : 8 ))}"
+if ! command -v nvcc > /dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+
+rows=()
+failed=0
+# step NAME LOG COMMAND...: run COMMAND with output to OUTDIR/LOG, record status and seconds.
+step() {
+  local name=$1 log=$2
+  shift 2
+  local start=$(date +%s%N)
+  "$@" > "$out/$log" 2>&1
+  local rc=$?
+  local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  local status="ok"
+  [ "$rc" -eq 0 ] || { status="FAILED (rc $rc)"; failed=1; }
+  rows+=("$(printf '%-22s %-16s %7d.%01d s  %s' "$name" "$status" $((ms / 1000)) $((ms % 1000 / 100)) "$log")")
+  return "$rc"
+}
+
+gpu_visible() {
+  "$py" - <<'EOF'
+import importlib.util, sys
+if importlib.util.find_spec("torch"):
+    import torch
+    if torch.cuda.is_available():
+        sys.exit(0)
+if importlib.util.find_spec("cupy"):
+    import cupy
+    try:
+        sys.exit(0 if cupy.cuda.runtime.getDeviceCount() > 0 else 1)
+    except cupy.cuda.runtime.CUDARuntimeError:
+        pass
+sys.exit(1)
+EOF
+}
+
+# 1. Build: CUDA required where nvcc exists (a CUDA failure then fails the step), else AUTO.
+cuda_mode=AUTO
+command -v nvcc > /dev/null && cuda_mode=ON
+step "build (CUDA=$cuda_mode)" build.log \
+  "$py" -m pip install --no-deps --no-build-isolation -v -e . -C "cmake.define.INDI_EDGE_CUDA=$cuda_mode"
+
+# 2. What was built, imported from outside the repository; the GPU code in the module.
+native_info() {
+  (cd / && "$py" -c "
+import indi_edge.ops as o
+print('backend:', o.backend())
+print('build:', o.build_info())
+print('module:', o._core.__file__ if o._core else o.NATIVE_IMPORT_ERROR)
+print('device:', o.cuda_device_info() if o._core else '-')
+") || return 1
+  local so
+  so=$(cd / && "$py" -c "import indi_edge._core as c; print(c.__file__)") || return 1
+  if command -v cuobjdump > /dev/null; then
+    echo "--- cuobjdump --list-elf"; cuobjdump --list-elf "$so"
+    echo "--- cuobjdump --list-ptx"; cuobjdump --list-ptx "$so"
+  else
+    echo "cuobjdump not found: architecture listing skipped"
+  fi
+}
+step "native module" native.txt native_info
+
+# 3. Tests: the CPU kernels here, then the CUDA kernels against them.
+step "tests CPU (test_ops)" test_cpu.log "$py" -m pytest -q -p no:cacheprovider tests/test_ops.py
+if gpu_visible; then
+  step "tests GPU (-m gpu)" test_gpu.log "$py" -m pytest -v -p no:cacheprovider -m gpu tests/test_ops_gpu.py
+else
+  echo "no GPU visible to torch or cupy: GPU tests skipped" > "$out/test_gpu.log"
+  rows+=("$(printf '%-22s %-16s' "tests GPU (-m gpu)" "skipped: no GPU")")
+fi
+
+# 4. Benchmarks (the GPU part skips itself without a GPU).
+step "benchmarks" bench.log "$py" benchmarks/kernels.py --out "$out/kernels.json" --threads "$threads" --repeat 30
+
+# 5. Summary.
+{
+  echo "=== device_check summary ($(date -u +%FT%TZ)) ==="
+  command -v nvidia-smi > /dev/null && nvidia-smi -L
+  printf '%s\n' "${rows[@]}"
+  grep -E "^(backend|device):" "$out/native.txt" 2>/dev/null
+  grep -E "^(ELF|PTX) file" "$out/native.txt" 2>/dev/null | sed -E 's/^(ELF|PTX) file +[0-9]+: +/  \1 /'
+  for log in test_cpu.log test_gpu.log; do echo "  $log: $(tail -n 1 "$out/$log" | tr -d '=')"; done
+  [ -f "$out/kernels.json" ] && "$py" - "$out/kernels.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for row in r["cpu"]:
+    print(f"  CPU {row['size']:5s} {row['kernel']:26s} x{row['speedup']:<6} ({row['native_ms']} vs {row['numpy_ms']} ms numpy)")
+gpu = r["gpu"]
+if "skipped" in gpu:
+    print("  GPU benchmarks skipped:", gpu["skipped"])
+else:
+    for row in gpu["update"]:
+        print(f"  GPU {row['size']:12s} {row['case']:26s} {row['fused_GBps']:>7} GB/s = {row['fused_vs_copy']:.0%} of copy,"
+              f" x{row['fused_speedup_vs_separate']} vs separate ops")
+    for row in gpu["frames"]:
+        print(f"  GPU {row['size']:12s} {row['case']:26s} {row['GBps']:>7} GB/s ({row['ms']} ms)")
+EOF
+  echo "logs and kernels.json in $out"
+} | tee "$out/summary.txt"
+exit "$failed"
