@@ -128,10 +128,11 @@ def device_name(device: str) -> str:
 
 def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resume: bool = False,
           device: str = "cpu", workers: int = 0, command: str = "", progress: bool = True,
-          time_limit_s: float | None = None) -> dict:
+          time_limit_s: float | None = None, init: str | Path | None = None) -> dict:
     """Train (or resume) into out_dir; returns a summary with the last logged loss.
 
     time_limit_s stops early (after saving) once that much wall time has passed; the run can be resumed.
+    init starts a new run from existing weights (fine-tuning); they must have this preset's config.
     """
     from tqdm import tqdm
 
@@ -142,6 +143,11 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
     model = unet.build(config.preset).to(device)
     if config.crop % model.multiple:
         raise ValueError(f"crop {config.crop} must be a multiple of {model.multiple} for preset {config.preset}")
+    if init is not None:
+        start_from = unet.load(init)
+        if start_from.config != model.config:
+            raise ValueError(f"--init weights are a {start_from.config}, not preset {config.preset}")
+        model.load_state_dict(start_from.state_dict())
     ema = copy.deepcopy(model).eval()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start, elapsed = 0, 0.0

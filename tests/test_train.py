@@ -142,3 +142,17 @@ def test_invalid_config():
         config(p_t="uniform").validate()
     with pytest.raises(ValueError, match="loss"):
         config(loss="l3").validate()
+
+
+def test_init_starts_from_given_weights(pairs_dir, tmp_path):
+    source = PairedFolder(pairs_dir)
+    train(config(steps=20), source, tmp_path / "a", progress=False)
+    train(config(steps=1, lr=1e-12, ema_decay=0.0), source, tmp_path / "b", progress=False,
+          init=tmp_path / "a" / "weights.safetensors")
+    a, b = unet.load(tmp_path / "a" / "weights.safetensors"), unet.load(tmp_path / "b" / "weights.safetensors")
+    # EMA weights of run a were loaded as the start of run b: a near-zero lr keeps them.
+    first_conv = "conv_in.weight"
+    assert torch.allclose(a.state_dict()[first_conv], b.state_dict()[first_conv], atol=1e-6)
+    with pytest.raises(ValueError, match="preset"):
+        train(config(steps=1, preset="edge-m"), source, tmp_path / "c", progress=False,
+              init=tmp_path / "a" / "weights.safetensors")

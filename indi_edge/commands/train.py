@@ -30,6 +30,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (0: in the training process)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--init", metavar="WEIGHTS", help="start from these weights (fine-tune), e.g. a bundled model's safetensors")
     parser.add_argument("--time-limit", type=float, default=None, metavar="MIN",
                         help="stop (after saving) once this many minutes have passed; resume later with --resume")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -59,7 +60,7 @@ def main(args) -> int:
     )
     summary = train(config, pair_source(args), args.out, resume=args.resume, device=args.device,
                     workers=args.workers, command=args.command_line, progress=not args.quiet,
-                    time_limit_s=None if args.time_limit is None else 60 * args.time_limit)
+                    time_limit_s=None if args.time_limit is None else 60 * args.time_limit, init=args.init)
     print(f"trained to step {summary['step']} in {summary['elapsed_s']:.0f} s, loss {summary['loss']:.4f}; "
           f"weights in {args.out}/weights.safetensors")
     return 0
