@@ -6,6 +6,7 @@ whole loop: x (+ noise [K, N, 3, H, W]) -> x0. The model facts (ModelInfo) go in
 """
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from torch.export import Dim
 
 from indi_edge.export import fp16 as fp16_convert
 from indi_edge.export.unroll import UnrolledInDI
-from indi_edge.export.validate import BROKEN_PSNR, FP16_MIN_PSNR, FP32_MAX_ABS, Validation, validate
+from indi_edge.export.validate import (BROKEN_PSNR, FP16_MIN_PSNR, FP32_MAX_ABS, Validation,
+                                       half_precision, validate)
 from indi_edge.model_info import ModelInfo
 
 OPSET = 18  # the dynamo exporter's floor (asking for less silently gives 18)
@@ -82,22 +84,30 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: ModelInfo, *, fp
     try:
         onnx.save_model(proto, str(tmp))
         if check:
-            judge(validate(tmp, model, info, label=path.name), fp16=fp16)
+            judge(validate(tmp, model, info, label=path.name),
+                  half_precision(model, info) if fp16 else None)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def judge(result: Validation, *, fp16: bool) -> Validation:
-    """Print the validation and fail (RuntimeError) or warn as the precision warrants."""
+def judge(result: Validation, fp16: Validation | None = None) -> Validation:
+    """Print the validation; fail (RuntimeError) when the artifact disagrees with torch, warn loudly
+    when fp16 (the artifact, or the network computed in fp16) is below FP16_MIN_PSNR from fp32.
+
+    result: the artifact against torch fp32; fp16: half_precision() for fp16 exports, else None.
+    """
     print(result.summary())
-    if result.psnr < BROKEN_PSNR or (not fp16 and result.max_abs > FP32_MAX_ABS):
+    if fp16 is not None:
+        print(fp16.summary())
+    if result.psnr < BROKEN_PSNR or (fp16 is None and result.max_abs > FP32_MAX_ABS):
         raise RuntimeError(f"export validation failed: {result.summary()} "
                            f"(expected max |diff| <= {FP32_MAX_ABS:g} in fp32, PSNR >= {BROKEN_PSNR} dB always)")
-    if fp16 and result.psnr < FP16_MIN_PSNR:
+    worst = min(result.psnr, fp16.psnr) if fp16 is not None else math.inf
+    if worst < FP16_MIN_PSNR:
         banner = "!" * 78
-        message = (f"FP16 export is only {result.psnr:.1f} dB from fp32 (expected >= {FP16_MIN_PSNR} dB): "
+        message = (f"FP16 export is only {worst:.1f} dB from fp32 (expected >= {FP16_MIN_PSNR} dB): "
                    f"its output will look different; prefer the fp32 model")
         print(f"{banner}\nWARNING: {message}\n{banner}")
         warnings.warn(message, RuntimeWarning, stacklevel=3)

@@ -32,7 +32,7 @@ def export_pt2(model: torch.nn.Module, path: str | Path, info: ModelInfo, *, che
             program, package_path=str(tmp),
             inductor_configs={"aot_inductor.metadata": info.to_metadata()})
         if check:
-            judge(validate(tmp, model, info, label=path.name), fp16=False)
+            judge(validate(tmp, model, info, label=path.name))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -2,6 +2,10 @@
 
 A step graph is compared on F(x, t) at t = 1 and t = 0.5 (a batch of two, so the dynamic batch
 is exercised too); an unrolled graph on the whole loop with the same noise fed to both sides.
+
+FP16: ONNX Runtime on CPU has few fp16 kernels and runs most fp16 nodes in fp32 behind Casts (it
+then removes Cast pairs), so the artifact check alone under-reports what fp16 compute on a GPU
+costs. half_precision() measures that on the same image with the network run in torch fp16.
 """
 from __future__ import annotations
 
@@ -84,4 +88,22 @@ def validate(artifact: str | Path, model, info: ModelInfo, *, size: int = 128, s
             want = model(torch.from_numpy(y), torch.from_numpy(t)).numpy()
     max_abs = float(np.max(np.abs(got.astype(np.float64) - want))) if np.isfinite(got).all() else math.inf
     return Validation(label or Path(artifact).name, name, tuple(y.shape), max_abs,
+                      psnr(got, want) if math.isfinite(max_abs) else -math.inf)
+
+
+def half_precision(model, info: ModelInfo, *, size: int = 128) -> Validation:
+    """F(x, t) computed in fp16 (torch, weights and activations) against fp32, on a real image:
+    the precision an FP16 engine has, whatever the runtime here does with fp16 graphs."""
+    import copy
+
+    import torch
+
+    name, y = real_image(size, info.multiple)
+    x = torch.from_numpy(y.repeat(2, axis=0))
+    t = torch.tensor([1.0, 0.5])
+    with torch.no_grad():
+        want = model.float().eval()(x, t).numpy()
+        got = copy.deepcopy(model).half()(x.half(), t).float().numpy()
+    max_abs = float(np.max(np.abs(got.astype(np.float64) - want))) if np.isfinite(got).all() else math.inf
+    return Validation("the network in torch fp16", name, tuple(x.shape), max_abs,
                       psnr(got, want) if math.isfinite(max_abs) else -math.inf)
