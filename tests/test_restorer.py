@@ -146,6 +146,10 @@ def test_a_file_that_is_not_a_model(tmp_path):
     junk.write_bytes(b"this is not a protobuf")
     with pytest.raises(ValueError, match="not a readable ONNX model"):
         Restorer(junk)
+    fake_package = tmp_path / "junk.pt2"
+    fake_package.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="not a loadable AOTInductor"):
+        Restorer(fake_package)
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     with pytest.raises(ValueError, match="expected .onnx or .pt2"):
