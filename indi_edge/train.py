@@ -20,43 +20,11 @@ from indi_edge import nn as unet
 from indi_edge.checkpoint import load_checkpoint, save_checkpoint
 from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import PairSource
-from indi_edge.sampling import EPS_SCHEDULES
-from indi_edge.timesampling import P_T, sample_t
+from indi_edge.timesampling import sample_t
+from indi_edge.train_config import TrainConfig
 
 WEIGHTS = "weights.safetensors"  # EMA weights + ModelInfo: what export and fine-tuning read
 LOG = "log.jsonl"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    preset: str = "edge-s"
-    steps: int = 1000
-    batch: int = 16
-    crop: int = 128
-    lr: float = 1e-4
-    ema_decay: float = 0.999
-    loss: str = "l1"                 # l1 (the paper's p=1) or l2
-    p_t: str = "bias_t1"             # see indi_edge.timesampling.P_T
-    p_t_a: float = 0.5               # a of linear_a
-    eps: float = 0.0                 # noise on y, in [-1, 1] units
-    eps_schedule: str = "constant"
-    seed: int = 0
-    task: str = "custom"
-    default_steps: int = 4           # InDI steps a Restorer uses by default
-    save_every: int = 500
-
-    def validate(self) -> None:
-        if self.loss not in ("l1", "l2"):
-            raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
-        if self.p_t not in P_T:
-            raise ValueError(f"p_t must be one of {P_T}, got {self.p_t!r}")
-        if self.eps_schedule not in EPS_SCHEDULES:
-            raise ValueError(f"eps_schedule must be one of {EPS_SCHEDULES}, got {self.eps_schedule!r}")
-        for name in ("steps", "batch", "crop", "save_every", "default_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 
 def modules_after(code: str) -> set[str]:
@@ -37,8 +36,6 @@ def test_restoring_with_onnx_never_imports_torch(tiny_onnx, tmp_path):
     assert "torch" not in loaded
 
 
-@pytest.mark.xfail(strict=True, reason="indi_edge/commands/train.py add_arguments imports indi_edge.train, "
-                   "which imports torch at module level, and build_parser() calls every add_arguments")
 def test_the_restore_cli_never_imports_torch(tiny_onnx, tmp_path):
     import cv2
     import numpy as np

@@ -5,7 +5,7 @@ HELP = "Train an InDI U-Net on paired folders (--pairs) or a built-in synthetic 
 
 
 def add_arguments(parser) -> None:
-    from indi_edge.train import TrainConfig
+    from indi_edge.train_config import TrainConfig
 
     d = TrainConfig()
     data = parser.add_mutually_exclusive_group(required=True)
@@ -49,7 +49,8 @@ def pair_source(args):
 def main(args) -> int:
     import torch
 
-    from indi_edge.train import TrainConfig, train
+    from indi_edge.train import train
+    from indi_edge.train_config import TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
