@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": "indi_edge.commands.eval",
     "export": "indi_edge.commands.export", "restore": "indi_edge.commands.restore",
     "info": "indi_edge.commands.info", "demo": "indi_edge.commands.demo",
+    "build-engine": "indi_edge.commands.build_engine",
 }
 
 

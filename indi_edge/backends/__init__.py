@@ -9,7 +9,8 @@ The protocol (one small surface, no branching on backend type anywhere):
 Most backends take restore() from StepLoop (sampling.run, one backend call per step, the fused
 update from indi_edge.ops); a backend holding the whole loop in one graph (an unrolled ONNX
 export) brings its own. Modules: onnx (ONNX Runtime), pt2 (AOTInductor, needs torch), function
-(any Python object); TensorRT and torch-CUDA backends slot in the same way.
+(any Python object), tensorrt (.engine files, the loop on the GPU), torch_cuda (torch on a GPU,
+passed to Restorer as an object).
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def resolve(engine: str | os.PathLike) -> Path:
 
 
 def open_backend(engine, *, providers=None, threads: int = 0) -> Backend:
-    """A backend for `engine`: a .onnx or .pt2 path, a bundled model name, an object that already
+    """A backend for `engine`: a .onnx, .pt2 or .engine path, a bundled model name, an object that already
     follows the Backend protocol, or any callable f(x, t) -> x0 on numpy arrays.
 
     providers/threads apply to ONNX Runtime (None: CUDA where available, else CPU; 0: its default).
@@ -77,7 +78,7 @@ def open_backend(engine, *, providers=None, threads: int = 0) -> Backend:
 
 def open_path(path: Path, *, providers=None, threads: int = 0) -> Backend:
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; expected a model file (.onnx or .pt2)")
+        raise ValueError(f"{path} is a folder; expected a model file (.onnx, .pt2 or .engine)")
     if path.suffix == ".onnx":
         from indi_edge.backends.onnx import open_onnx
 
@@ -87,9 +88,11 @@ def open_path(path: Path, *, providers=None, threads: int = 0) -> Backend:
 
         return Pt2Backend(path)
     if path.suffix == ".engine":
-        raise ValueError(f"{path}: TensorRT engines (.engine) are not supported by this version of the "
-                         f"runtime yet; use the .onnx model (ONNX Runtime) instead")
-    raise ValueError(f"{path}: unknown model file type {path.suffix!r}; expected .onnx or .pt2")
+        from indi_edge.backends.tensorrt import TensorRTBackend
+
+        return TensorRTBackend(path)
+    raise ValueError(f"{path}: unknown model file type {path.suffix!r}; expected .onnx or .pt2 "
+                     f"(or a TensorRT .engine)")
 
 
 def check_batch(x: np.ndarray, t: np.ndarray, multiple: int) -> None:

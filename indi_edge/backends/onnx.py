@@ -3,6 +3,11 @@
 
 FP16 graphs may take fp16 IO (export --fp16-io); arrays are cast at the edge so callers always
 see float32. Never imports torch.
+
+GPU (onnxruntime-gpu): pass providers=gpu_providers(...) (or cuda_provider / tensorrt_provider
+entries) for FP16, the TensorRT EP's engine and timing caches, and CUDA graphs. With a CUDA graph
+the session runs through IO binding on device buffers kept at fixed addresses, one captured graph
+per input shape (run option gpu_graph_id), as ONNX Runtime requires for graph replay.
 """
 from __future__ import annotations
 
@@ -33,6 +38,54 @@ def default_providers() -> list[str]:
 
 def provider_name(provider) -> str:
     return provider if isinstance(provider, str) else provider[0]  # (name, options) pairs too
+
+
+def cuda_provider(device_id: int = 0, *, cuda_graph: bool = False, mem_limit_mb: int = 0) -> tuple[str, dict]:
+    """("CUDAExecutionProvider", options): exhaustive cuDNN algorithm search (the shapes of a video
+    repeat), optional CUDA graph (needs every node on CUDA) and a memory cap (Jetson shares memory)."""
+    options = {"device_id": str(int(device_id)), "cudnn_conv_algo_search": "EXHAUSTIVE"}
+    if cuda_graph:
+        options["enable_cuda_graph"] = "1"
+    if mem_limit_mb:
+        options["gpu_mem_limit"] = str(int(mem_limit_mb) << 20)
+    return "CUDAExecutionProvider", options
+
+
+def tensorrt_provider(cache_dir, device_id: int = 0, *, fp16: bool = True, cuda_graph: bool = False,
+                      workspace_mb: int = 0, profile=None) -> tuple[str, dict]:
+    """("TensorrtExecutionProvider", options): FP16, engine and timing caches in cache_dir (built
+    once per machine, reused after), optional CUDA graph, workspace cap, and one optimisation
+    profile (an indi_edge.tensorrt.Profile) for x and t instead of ONNX Runtime's shape guessing."""
+    cache = str(cache_dir)
+    options = {"device_id": str(int(device_id)), "trt_fp16_enable": "1" if fp16 else "0",
+               "trt_engine_cache_enable": "1", "trt_engine_cache_path": cache,
+               "trt_timing_cache_enable": "1", "trt_timing_cache_path": cache}
+    if cuda_graph:
+        options["trt_cuda_graph_enable"] = "1"
+    if workspace_mb:
+        options["trt_max_workspace_size"] = str(int(workspace_mb) << 20)
+    if profile is not None:
+        for kind in ("min", "opt", "max"):
+            shape = getattr(profile, kind)
+            options[f"trt_profile_{kind}_shapes"] = f"x:{'x'.join(map(str, shape))},t:{shape[0]}"
+    return "TensorrtExecutionProvider", options
+
+
+def gpu_providers(cache_dir=None, device_id: int = 0, *, fp16: bool = True, cuda_graph: bool = False,
+                  workspace_mb: int = 0, profile=None) -> list:
+    """TensorRT EP (when cache_dir is given), then CUDA, then CPU: what to pass as providers=."""
+    chain = [tensorrt_provider(cache_dir, device_id, fp16=fp16, cuda_graph=cuda_graph, workspace_mb=workspace_mb,
+                               profile=profile)] if cache_dir is not None else []
+    return chain + [cuda_provider(device_id, cuda_graph=cuda_graph and cache_dir is None), "CPUExecutionProvider"]
+
+
+def graph_device(session) -> tuple[str, int] | None:
+    """("cuda", device_id) when the session replays CUDA graphs (it then needs IO binding), else None."""
+    options = session.get_provider_options()
+    for name, flag in (("CUDAExecutionProvider", "enable_cuda_graph"), ("TensorrtExecutionProvider", "trt_cuda_graph_enable")):
+        if options.get(name, {}).get(flag, "0") in ("1", "True", "true"):
+            return "cuda", int(options[name].get("device_id", 0))
+    return None
 
 
 def make_session(path: Path, providers=None, threads: int = 0):
@@ -83,17 +136,25 @@ def open_onnx(path: Path, providers=None, threads: int = 0) -> "OnnxBackend | On
             f"{[(n, i.type) for n, i in inputs.items()]} and outputs {outputs}")
     if info.multiple == 1:
         info = info.replace(multiple=multiple_from_graph(session))
-    cls = OnnxLoopBackend if info.unrolled_steps > 0 else OnnxBackend
-    return cls(session, Path(path), info)
+    if info.unrolled_steps > 0:
+        return OnnxLoopBackend(session, Path(path), info)
+    return OnnxBackend(session, Path(path), info, bind_device=graph_device(session))
 
 
 class OnnxBackend(StepLoop):
-    """F(x, t) -> x0 on an ONNX Runtime session; one run per InDI step."""
+    """F(x, t) -> x0 on an ONNX Runtime session; one run per InDI step.
 
-    def __init__(self, session, path: Path, info: ModelInfo):
+    bind_device: ("cuda", id) runs through IO binding on buffers at fixed addresses (CUDA graphs);
+    None runs session.run on numpy arrays.
+    """
+
+    def __init__(self, session, path: Path, info: ModelInfo, bind_device: tuple[str, int] | None = None):
         self.session, self.path, self.info = session, path, info
         self.multiple = info.multiple
         self.dtypes = {i.name: DTYPES[i.type] for i in session.get_inputs()}
+        self.output_dtype = DTYPES[session.get_outputs()[0].type]
+        self.bind_device = bind_device
+        self.bound: dict[tuple, tuple] = {}  # (x shape) -> (binding, input values, output value, run options)
 
     @property
     def providers(self) -> list[str]:
@@ -102,8 +163,34 @@ class OnnxBackend(StepLoop):
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         check_batch(x, t, self.multiple)
         feeds = {"x": x.astype(self.dtypes["x"], copy=False), "t": t.astype(self.dtypes["t"], copy=False)}
+        if self.bind_device is not None:
+            return self._run_bound(feeds)
         (x0,) = self.session.run([OUTPUT], feeds)
         return x0.astype(np.float32, copy=False)
+
+    def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """Copy the inputs into this shape's bound buffers, run, read the bound output."""
+        import onnxruntime as ort
+
+        shape = feeds["x"].shape
+        if shape not in self.bound:
+            device, device_id = self.bind_device
+            binding = self.session.io_binding()
+            # Buffers of their own (ortvalue_from_numpy would alias the caller's array on the CPU).
+            values = {name: ort.OrtValue.ortvalue_from_shape_and_type(a.shape, a.dtype, device, device_id)
+                      for name, a in feeds.items()}
+            out = ort.OrtValue.ortvalue_from_shape_and_type(shape, self.output_dtype, device, device_id)
+            for name, value in values.items():
+                binding.bind_ortvalue_input(name, value)
+            binding.bind_ortvalue_output(OUTPUT, out)
+            run_options = ort.RunOptions()
+            run_options.add_run_config_entry("gpu_graph_id", str(len(self.bound)))  # one graph per shape
+            self.bound[shape] = (binding, values, out, run_options)
+        binding, values, out, run_options = self.bound[shape]
+        for name, a in feeds.items():
+            values[name].update_inplace(np.ascontiguousarray(a))
+        self.session.run_with_iobinding(binding, run_options)
+        return np.array(out.numpy(), dtype=np.float32)  # a copy: the bound buffer is reused next run
 
 
 class OnnxLoopBackend:
