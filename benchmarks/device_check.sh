@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The one script a GPU machine runs for the native kernels (csrc/): build indi_edge._core with CUDA
 # (editable install, no network: --no-deps --no-build-isolation), list the GPU code it holds, run the
-# CPU and GPU kernel tests, run benchmarks/kernels.py, print a summary table.
+# CPU and GPU kernel tests, run benchmarks/kernels.py, then (section 5) the torch CUDA backend's tests
+# and benchmarks/gpu_latency.py, and print a summary table.
 #
 #   benchmarks/device_check.sh [OUTDIR]     (default: $OUT, else ./device_check_out)
 #
 # Writes to OUTDIR: build.log, native.txt, test_cpu.log, test_gpu.log, bench.log, kernels.json,
-# summary.txt. Where no GPU is visible the GPU steps skip with a message. PYTHON picks the interpreter
+# test_gpu_backends.log, gpu_latency.log, gpu_latency.json, summary.txt. Where no GPU is visible the
+# GPU steps skip with a message. PYTHON picks the interpreter
 # (default python3); THREADS the CPU kernel threads for the benchmark (default: all cores, at most 8).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -90,7 +92,22 @@ fi
 # 4. Benchmarks (the GPU part skips itself without a GPU).
 step "benchmarks" bench.log "$py" benchmarks/kernels.py --out "$out/kernels.json" --threads "$threads" --repeat 30
 
-# 5. Summary.
+# ---- 5. GPU runtime: torch CUDA backend (indi_edge.backends.torch_cuda) -----------------------------
+# The GPU-backend tests, then benchmarks/gpu_latency.py: the whole N-step loop of one frame at 720p and
+# 1080p, N = 1, 4, 8, eager fp32 (baseline) / CUDA graph fp32 / eager fp16 / graph fp16 channels-last,
+# all in the same run, copies timed apart, fraction of a measured fp16 matmul peak. Both skip without a GPU.
+if gpu_visible; then
+  step "tests GPU backends" test_gpu_backends.log \
+    "$py" -m pytest -v -p no:cacheprovider -m gpu tests/test_gpu_backends.py
+  step "torch CUDA latency" gpu_latency.log "$py" benchmarks/gpu_latency.py --out "$out/gpu_latency.json"
+else
+  echo "no GPU visible to torch or cupy: GPU backend tests skipped" > "$out/test_gpu_backends.log"
+  rows+=("$(printf '%-22s %-16s' "tests GPU backends" "skipped: no GPU")")
+  "$py" benchmarks/gpu_latency.py --out "$out/gpu_latency.json" > "$out/gpu_latency.log" 2>&1
+  rows+=("$(printf '%-22s %-16s' "torch CUDA latency" "skipped: no GPU")")
+fi
+
+# 6. Summary.
 {
   echo "=== device_check summary ($(date -u +%FT%TZ)) ==="
   command -v nvidia-smi > /dev/null && nvidia-smi -L
@@ -113,6 +130,19 @@ else:
     for row in gpu["frames"]:
         print(f"  GPU {row['size']:12s} {row['case']:26s} {row['GBps']:>7} GB/s ({row['ms']} ms)")
 EOF
-  echo "logs and kernels.json in $out"
+  [ -f "$out/gpu_latency.json" ] && "$py" - "$out/gpu_latency.json" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "skipped" in r:
+    print("  torch CUDA latency skipped:", r["skipped"])
+else:
+    print(f"  torch CUDA backend on {r['device']}: fp16 matmul peak {r['fp16_matmul_peak_tflops']} TFLOP/s")
+    for row in r["rows"]:
+        if row["config"] in ("eager fp32", "graph fp16"):
+            print(f"  {row['size']:5s} N={row['steps']} {row['config']:10s} {row['loop_ms']:>8} ms"
+                  f" x{row['speedup_vs_eager_fp32']:<5} {100 * row['fraction_of_fp16_peak']:.2f}% of fp16 peak"
+                  f" (copies {row['upload_ms']} + {row['download_ms']} ms)")
+EOF2
+  echo "logs, kernels.json and gpu_latency.json in $out"
 } | tee "$out/summary.txt"
 exit "$failed"
