@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "indi_edge.commands.export", "restore": "indi_edge.commands.restore",
     "info": "indi_edge.commands.info", "demo": "indi_edge.commands.demo",
     "build-engine": "indi_edge.commands.build_engine",
+    "bench": "indi_edge.commands.bench",
 }
 
 

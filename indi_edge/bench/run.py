@@ -1,0 +1,310 @@
+"""The benchmark run: settings, the configurations it times, the roofline beside every figure,
+the bf16 quality check, and the headline the issue asks for (720p, N=4, default model)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from indi_edge.bench import experiments, roofline, timing
+from indi_edge.bench.variants import BACKENDS, BASELINE, PRECISION, Artifacts, open_variant
+
+RESOLUTIONS = {"256": (256, 256), "720p": (720, 1280), "1080p": (1080, 1920)}
+HEADLINE = ("720p", 4)  # the issue's question: resolution and N
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    model: str = "motion-deblur"
+    resolutions: tuple[str, ...] = ("256", "720p", "1080p")
+    steps: tuple[int, ...] = (1, 2, 4, 8)
+    backends: tuple[str, ...] = BACKENDS
+    frames: int = 20                      # timed frames per configuration (after warm-up)
+    warmup: int = 2                       # untimed batches first (graph build, oneDNN primitive caches)
+    threads: int = os.cpu_count() or 1
+    large: tuple[str, ...] = ("1080p",)   # resolutions timed only at large_steps with large_backends
+    large_steps: tuple[int, ...] = (1, 4)
+    large_backends: tuple[str, ...] = ("torch-eager-fp32", "onnxrt-fp32-step", "pt2-bf16")
+    throughput_batch: int = 8             # throughput mode: frames per call at 256x256, N = throughput_steps
+    throughput_steps: int = 4
+    quality_steps: tuple[int, ...] = (2, 4)  # the bf16 PSNR check on held-out images
+    experiments: bool = True              # the option sweep (experiments.py) at 720p
+    peak_repeats: int = 10
+    quick: bool = False
+    note: str = ""
+
+    def validate(self) -> "Settings":
+        unknown = [b for b in self.backends + self.large_backends if b not in BACKENDS]
+        if unknown:
+            raise ValueError(f"unknown backends {unknown}; choose from {list(BACKENDS)}")
+        bad = [r for r in self.resolutions if r not in RESOLUTIONS]
+        if bad:
+            raise ValueError(f"unknown resolutions {bad}; choose from {list(RESOLUTIONS)}")
+        for name in ("frames", "warmup", "threads", "throughput_batch"):
+            if getattr(self, name) < (0 if name in ("warmup", "throughput_batch") else 1):
+                raise ValueError(f"{name} must be >= 1 (warmup, throughput_batch >= 0), got {getattr(self, name)}")
+        if any(n < 1 for n in self.steps + self.large_steps + self.quality_steps):
+            raise ValueError("step counts must be >= 1")
+        return self
+
+
+QUICK = dict(resolutions=("256",), steps=(1, 2), backends=("torch-eager-fp32", "onnxrt-fp32-step",
+             "onnxrt-fp32-unrolled", "pt2-bf16"), frames=5, warmup=1, throughput_batch=2, throughput_steps=2,
+             quality_steps=(2,), experiments=False, peak_repeats=3, quick=True)
+
+
+# --- inputs and environment ----------------------------------------------------------------------
+
+def test_frame(height: int, width: int) -> np.ndarray:
+    """uint8 [height, width, 3] BGR: the first held-out image (a real photo), resized with INTER_AREA."""
+    import cv2
+
+    from indi_edge import data
+
+    _, rgb = data.heldout_images()[0]
+    frame = cv2.resize(np.ascontiguousarray(rgb[..., ::-1]), (width, height), interpolation=cv2.INTER_AREA)
+    return np.clip(np.rint(frame * 255), 0, 255).astype(np.uint8)
+
+
+def padded(height: int, width: int, multiple: int) -> tuple[int, int]:
+    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
+
+def cpu_description() -> dict:
+    flags, model = [], platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.processor()):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                break
+    wanted = ("avx2", "fma", "avx512", "amx", "avx_vnni")
+    return {"model": model, "cores": os.cpu_count(), "machine": platform.machine(),
+            "flags": sorted(f for f in set(flags) if f.startswith(wanted))}
+
+
+def versions() -> dict:
+    from indi_edge import ops
+
+    found = {"python": platform.python_version(), "indi_edge.ops": ops.backend()}
+    for dist in ("indi-edge", "numpy", "onnxruntime", "onnx", "torch", "opencv-python-headless"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
+def device_limits(threads: int, repeats: int) -> dict:
+    """This CPU's measured matrix-product peaks (fp32, bf16) and copy bandwidth."""
+    return {"matmul_fp32": roofline.measure_matmul_peak("fp32", threads, repeats=repeats),
+            "matmul_bf16": roofline.measure_matmul_peak("bf16", threads, repeats=repeats),
+            "copy_bandwidth": roofline.measure_copy_bandwidth(threads, repeats=repeats)}
+
+
+# --- timing ----------------------------------------------------------------------------------------
+
+def plan(settings: Settings) -> list[tuple[str, str, int, int]]:
+    """(backend, resolution, steps, batch) for every configuration, grouped by backend and steps."""
+    configs = []
+    for backend in settings.backends:
+        for res in settings.resolutions:
+            large = res in settings.large
+            if large and backend not in settings.large_backends:
+                continue
+            for n in settings.large_steps if large else settings.steps:
+                configs.append((backend, res, n, 1))
+        if settings.throughput_batch > 1 and "256" in settings.resolutions:
+            configs.append((backend, "256", settings.throughput_steps, settings.throughput_batch))
+    return sorted(configs, key=lambda c: (settings.backends.index(c[0]), c[2], c[3], list(RESOLUTIONS).index(c[1])))
+
+
+def time_configs(settings: Settings, artifacts: Artifacts, log=print) -> list[dict]:
+    from indi_edge.restorer import Restorer
+
+    rows, opened = [], {}
+    for backend_name, res, n, batch in plan(settings):
+        key = (backend_name, n if backend_name == "onnxrt-fp32-unrolled" else 0)
+        if key not in opened:
+            opened.clear()  # one backend in memory at a time
+            opened[key] = open_variant(backend_name, artifacts, n, settings.threads)
+        restorer = Restorer(timing.TimedBackend(opened[key]), steps=n)
+        height, width = RESOLUTIONS[res]
+        repeats = -(-settings.frames // batch)
+        stats = timing.measure(restorer, test_frame(height, width), batch, repeats, settings.warmup)
+        row = {"backend": backend_name, "precision": PRECISION[backend_name], "resolution": res,
+               "height": height, "width": width, "steps": n, "batch": batch, **stats,
+               "providers": restorer.backend.providers}
+        log(f"  {backend_name:22s} {res:>6s} N={n} batch={batch}: {row['median_ms']:9.1f} ms/frame "
+            f"(network {row['parts_ms']['network']:.1f}, overhead {100 * row['overhead_share']:.1f}%)")
+        rows.append(row)
+    return rows
+
+
+def add_roofline(rows: list[dict], costs: dict[str, roofline.GraphCost], limits: dict) -> None:
+    """Beside each row: the floor on this CPU for its precision and the achieved fraction."""
+    bandwidth = limits["copy_bandwidth"]["median_gbs"]
+    for row in rows:
+        peak = limits[f"matmul_{row['precision']}"]["median_tflops"]
+        floor = roofline.floor_ms(costs[row["resolution"]], row["steps"], 1, peak, bandwidth, row["precision"])
+        row["floor_ms"] = floor
+        row["floor_bound"] = "compute" if floor == roofline.floor_ms(
+            costs[row["resolution"]], row["steps"], 1, peak) else "memory"
+        row["fraction_of_peak"] = roofline.fraction(floor, row["median_ms"])
+        row["network_fraction_of_peak"] = roofline.fraction(floor, row["parts_ms"]["network"])
+
+
+def add_speedups(rows: list[dict]) -> None:
+    base = {(r["resolution"], r["steps"], r["batch"]): r["median_ms"] for r in rows if r["backend"] == BASELINE}
+    for row in rows:
+        ref = base.get((row["resolution"], row["steps"], row["batch"]))
+        row["speedup_vs_torch_eager"] = ref / row["median_ms"] if ref else None
+
+
+# --- quality of the bf16 path ---------------------------------------------------------------------
+
+def bf16_quality(artifacts: Artifacts, fp32_backend: str, steps: tuple[int, ...], threads: int) -> dict:
+    """PSNR on the held-out pairs of the model's task: the fastest fp32 path against pt2-bf16."""
+    from indi_edge import evaluate
+    from indi_edge.data import TASKS
+
+    task = artifacts.info.task
+    if task not in TASKS:
+        return {"skipped": f"model task {task!r} has no held-out protocol (tasks: {sorted(TASKS)})"}
+    result = {"task": task, "steps": list(steps), "fp32_backend": fp32_backend, "bf16_backend": "pt2-bf16"}
+    for label, name in (("fp32", fp32_backend), ("bf16", "pt2-bf16")):
+        backend = open_variant(name, artifacts, steps[0], threads)
+        scored = evaluate.evaluate(backend, task, steps=steps, baselines=False, progress=False,
+                                   sampler=artifacts.info.sampler, eps=artifacts.info.eps,
+                                   eps_schedule=artifacts.info.eps_schedule)
+        rows = [r for r in scored["rows"] if r["steps"] is not None]
+        result[label] = {str(r["steps"]): {"psnr": r["psnr"], "ssim": r["ssim"]} for r in rows}
+        result["input_psnr"] = next(r["psnr"] for r in scored["rows"] if r["method"] == "input")
+        result["images"] = scored["images"]
+    result["psnr_difference_db"] = {n: result["bf16"][n]["psnr"] - result["fp32"][n]["psnr"] for n in result["fp32"]}
+    return result
+
+
+# --- headline ---------------------------------------------------------------------------------------
+
+def headline(rows: list[dict], resolution: str, steps: int) -> dict:
+    """The issue's figures at (resolution, steps, batch 1): fastest path vs torch eager, bf16 vs fp32."""
+    here = [r for r in rows if (r["resolution"], r["steps"], r["batch"]) == (resolution, steps, 1)]
+    if not here:
+        return {"skipped": f"no batch-1 rows at {resolution}, N={steps}"}
+    fastest = min(here, key=lambda r: r["median_ms"])
+    fp32 = [r for r in here if r["precision"] == "fp32" and r["backend"] != BASELINE]
+    base = next((r for r in here if r["backend"] == BASELINE), None)
+    bf16 = next((r for r in here if r["precision"] == "bf16"), None)
+    best_fp32 = min(fp32, key=lambda r: r["median_ms"]) if fp32 else None
+    out = {"resolution": resolution, "steps": steps, "fastest": _brief(fastest),
+           "torch_eager_fp32": _brief(base) if base else None,
+           "speedup_vs_torch_eager": base["median_ms"] / fastest["median_ms"] if base else None,
+           "fastest_fp32": _brief(best_fp32) if best_fp32 else None}
+    if bf16 and best_fp32:
+        out["bf16_speedup_vs_fastest_fp32"] = best_fp32["median_ms"] / bf16["median_ms"]
+    return out
+
+
+def _brief(row: dict) -> dict:
+    keys = ("backend", "precision", "median_ms", "p90_ms", "p99_ms", "floor_ms", "fraction_of_peak",
+            "network_fraction_of_peak", "overhead_share", "parts_ms")
+    return {k: row[k] for k in keys}
+
+
+# --- the whole run ------------------------------------------------------------------------------------
+
+def preset_costs(artifacts: Artifacts, cache: Path, presets: list[str], log=print) -> dict[str, dict]:
+    """MACs and conv activations per pixel for each preset, counted from its ONNX graph at 256x256
+    (randomly initialised: counts do not depend on weights); cached as JSON in `cache`."""
+    import onnx
+    import torch
+
+    from indi_edge import nn
+    from indi_edge.export.onnx_export import trace_onnx
+    from indi_edge.model_info import ModelInfo
+
+    path = Path(cache) / f"preset_costs-torch{torch.__version__}.json"
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    for preset in presets:
+        config = nn.PRESETS[preset].to_json()
+        if known.get(preset, {}).get("config") == config:
+            continue
+        log(f"  counting preset {preset} from its ONNX graph")
+        model = nn.build(preset).eval()
+        graph = Path(cache) / f".preset-{preset}.onnx"
+        onnx.save_model(trace_onnx(model, ModelInfo(multiple=model.multiple), 0), str(graph))
+        try:
+            cost = roofline.count_graph(graph, 256, 256)
+        finally:
+            graph.unlink(missing_ok=True)
+        known[preset] = {"config": config, "macs_per_pixel": cost.macs_per_pixel,
+                         "activations_per_pixel": cost.activations / (256 * 256)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=1))
+    return {p: known[p] for p in presets}
+
+
+def run(settings: Settings, cache: Path, log=print) -> dict:
+    """Everything the JSON holds: environment, limits, graph costs, timed rows, floors, quality, headline."""
+    import torch
+
+    from indi_edge import nn, ops
+
+    settings = settings.validate()
+    started = time.time()
+    torch.set_num_threads(settings.threads)
+    ops.set_num_threads(settings.threads)
+    artifacts = Artifacts(settings.model, Path(cache))
+    info = artifacts.info
+    multiple = info.multiple
+    log(f"model {settings.model} ({info.preset or 'custom'}, multiple {multiple}); measuring this CPU's peaks")
+    limits = device_limits(settings.threads, settings.peak_repeats)
+    sizes = {res: padded(*RESOLUTIONS[res], multiple) for res in settings.resolutions}
+    costs = {res: roofline.count_graph(artifacts.step_onnx(), *hw) for res, hw in sizes.items()}
+    log("timing " + ", ".join(settings.backends))
+    rows = time_configs(settings, artifacts, log)
+    add_roofline(rows, costs, limits)
+    add_speedups(rows)
+    head = headline(rows, *HEADLINE) if HEADLINE[0] in settings.resolutions else headline(
+        rows, settings.resolutions[-1], max(settings.steps))
+    fp32_fastest = (head.get("fastest_fp32") or {}).get("backend", "onnxrt-fp32-step")
+    quality = (bf16_quality(artifacts, fp32_fastest, settings.quality_steps, settings.threads)
+               if "pt2-bf16" in settings.backends else {"skipped": "pt2-bf16 not benchmarked"})
+    trials = []
+    if settings.experiments:
+        log("option sweep at 720p (one network call)")
+        x = np.random.default_rng(0).uniform(-1, 1, (1, 3, *padded(720, 1280, multiple))).astype(np.float32)
+        trials = (experiments.onnxruntime_options(artifacts.step_onnx(), x, settings.threads, 5)
+                  + experiments.torch_eager_options(artifacts.torch_model()[0], x, settings.threads, 5))
+    presets = sorted(nn.PRESETS) if not settings.quick else [info.preset or "model"]
+    if settings.quick or not info.preset:
+        per_pixel = {presets[0]: {"macs_per_pixel": costs[settings.resolutions[0]].macs_per_pixel,
+                                  "activations_per_pixel": costs[settings.resolutions[0]].activations
+                                  / np.prod(sizes[settings.resolutions[0]])}}
+    else:
+        per_pixel = preset_costs(artifacts, Path(cache), presets, log)
+    predicted = roofline.predicted_floors(
+        {p: {res: roofline.GraphCost.from_per_pixel(
+            *padded(*RESOLUTIONS[res], multiple), c["macs_per_pixel"], c["activations_per_pixel"]) for res in RESOLUTIONS}
+         for p, c in per_pixel.items()}, sorted(set(settings.steps) | {1, 2, 4, 8}))
+    return {"kind": "indi_edge benchmark", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "settings": {**dataclasses.asdict(settings), "cache": str(cache)},
+            "device": {"kind": "cpu", **cpu_description(), "threads": settings.threads},
+            "versions": versions(), "model": {"name": settings.model, "weights": str(artifacts.weights),
+                                              "info": dataclasses.asdict(info),
+                                              "step_onnx": str(artifacts.step_onnx())},
+            "limits": limits,
+            "graph_costs": {res: dataclasses.asdict(c) | {"macs_per_pixel": c.macs_per_pixel} for res, c in costs.items()},
+            "rows": rows, "headline": head, "bf16_quality": quality, "experiments": trials,
+            "preset_costs": per_pixel, "targets": roofline.targets_table(), "predicted_floors": predicted,
+            "wall_s": time.time() - started}
