@@ -285,6 +285,11 @@ class TensorRTBackend:
         ops.cuda_postprocess(work.x.ptr, loop.frame_out.ptr, hp, wp, h, w, self.dtype.name, self.stream.handle)
         self.stream.copy(loop.host_frame_out.ptr, loop.frame_out.ptr, loop.frame_out.nbytes)
 
+    def close(self) -> None:
+        """Free every buffer, graph and the stream (the backend is unusable afterwards)."""
+        self.close_buffers()
+        self.stream.destroy()
+
     def close_buffers(self) -> None:
         """Free the buffers and graphs of the current shape (the next call allocates again)."""
         if self.work is not None:
