@@ -8,7 +8,7 @@ from indi_edge.evaluate import write_json, write_text
 
 
 def _ms(v: float) -> str:
-    return f"{v:,.1f}" if v < 1000 else f"{v:,.0f}"
+    return f"{v:.2f}" if v < 10 else f"{v:,.1f}" if v < 1000 else f"{v:,.0f}"
 
 
 def _pct(v) -> str:
@@ -131,9 +131,10 @@ def plot(result: dict, path: Path) -> None:
         for i, backend in enumerate(dict.fromkeys(r["backend"] for r in here)):
             line = sorted((r["steps"], r["median_ms"]) for r in here if r["backend"] == backend)
             ax.plot(*zip(*line), "o-", color=f"C{i}", label=backend)
-        floors = sorted({(r["steps"], r["floor_ms"]) for r in here if r["precision"] == "fp32"})
-        if floors:
-            ax.plot(*zip(*floors), "k:", label="fp32 floor (measured peak)")
+        for precision, style in (("fp32", "k:"), ("bf16", "k--")):
+            floors = sorted({(r["steps"], r["floor_ms"]) for r in here if r["precision"] == precision})
+            if floors:
+                ax.plot(*zip(*floors), style, label=f"{precision} floor (measured peak)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(sorted({r["steps"] for r in here}), [str(n) for n in sorted({r["steps"] for r in here})])

@@ -14,6 +14,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--unroll", type=int, default=0, metavar="N",
                         help="bake the whole N-step loop (schedule, sampler, eps) into one graph; noise is an input")
     parser.add_argument("--pt2", action="store_true", help="write an AOTInductor package for this CPU (~30-50 s)")
+    parser.add_argument("--bf16", action="store_true", help="with --pt2: bfloat16 compute behind fp32 IO (AMX/AVX512-BF16 CPUs)")
     facts = parser.add_argument_group("model facts stored in the file (default: the checkpoint's)")
     facts.add_argument("--steps", type=int, help="default number of InDI steps")
     facts.add_argument("--eps", type=float, help="noise level eps in [-1, 1] units")
@@ -29,14 +30,16 @@ def main(args) -> int:
     want = ".pt2" if args.pt2 else ".onnx"
     if out.suffix != want:
         raise ValueError(f"--output must end in {want}{' (--pt2)' if args.pt2 else ''}, got {out}")
+    if args.bf16 and not args.pt2:
+        raise ValueError("--bf16 applies to --pt2 packages (ONNX's Conv has no bfloat16 type); use --fp16 for ONNX")
     if args.pt2 and (args.fp16 or args.fp16_io or args.unroll):
-        raise ValueError("--pt2 exports the fp32 step network; --fp16, --fp16-io and --unroll apply to ONNX")
+        raise ValueError("--pt2 exports the step network (fp32, or --bf16); --fp16, --fp16-io and --unroll apply to ONNX")
     model, info = load_model(args.ckpt)
     overrides = {k: getattr(args, k) for k in ("steps", "eps", "eps_schedule", "sampler", "task")
                  if getattr(args, k) is not None}
     info = info.replace(**overrides)
     if args.pt2:
-        path = export_pt2(model, out, info)
+        path = export_pt2(model, out, info, bf16=args.bf16)
     else:
         path = export_onnx(model, out, info, fp16=args.fp16, fp16_io=args.fp16_io, unroll=args.unroll)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
