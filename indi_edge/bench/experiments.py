@@ -45,7 +45,11 @@ def _bound_runner(session, x: np.ndarray, t: np.ndarray):
     for name, array in (("x", x), ("t", t)):
         binding.bind_cpu_input(name, array)
     binding.bind_output("x0", "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
-    return lambda: session.run_with_iobinding(binding)
+
+    def run(keep=(out, x, t)):  # the bound buffers must outlive every run
+        session.run_with_iobinding(binding)
+
+    return run
 
 
 def onnxruntime_options(onnx_path: Path, x: np.ndarray, threads: int, repeats: int) -> list[dict]:

@@ -43,8 +43,9 @@ def headline_text(result: dict) -> str:
            f"{_ms(f['median_ms'])} ms/frame"]
     if base:
         out.append(f" vs torch eager fp32 {_ms(base['median_ms'])} ms: **{_x(h['speedup_vs_torch_eager'])}**")
-    out.append(f"; {_pct(f['fraction_of_peak'])} of this CPU's measured {f['precision']} peak over the whole frame "
-               f"({_pct(f['network_fraction_of_peak'])} over the network time); SDK overhead (all but the network) "
+    out.append(f"; {_pct(f['fraction_of_compute_peak'])} of this CPU's measured {f['precision']} matmul peak "
+               f"over the whole frame ({_pct(f['fraction_of_peak'])} of its {f['floor_bound']}-bound floor, "
+               f"{_pct(f['network_fraction_of_peak'])} over the network time alone); SDK overhead (all but the network) "
                f"{_pct(f['overhead_share'])} of the frame.")
     if h.get("fastest_fp32"):
         b = h["fastest_fp32"]
@@ -90,11 +91,13 @@ def predicted_table(result: dict, steps: tuple[int, ...] = (1, 4)) -> str:
         row = []
         for t in targets:
             ms = [by_target[t][n] for n in steps if n in by_target[t]]
-            row.append(" / ".join(_ms(v) for v in ms) + (" (30 fps at N=4)" if ms and ms[-1] <= 1000 / 30 else ""))
+            text = " / ".join(_ms(v) for v in ms)
+            row.append(f"**{text}**" if ms and ms[-1] <= 1000 / 30 else text)  # bold: 30 fps possible at the last N
         lines.append(f"| {preset} | {res} | " + " | ".join(row) + " |")
     source = "; ".join(f"{t['name']}: {t['fp16_dense_tflops']} TFLOPS fp16 dense, {t['bandwidth_gbs']} GB/s ({t['source']})"
                        for t in result["targets"])
-    return "\n".join(lines) + f"\n\nDATASHEET peaks (not measured): {source}."
+    return ("\n".join(lines) + f"\n\nBold: 30 fps is physically possible at N={steps[-1]}. "
+            f"DATASHEET peaks (not measured): {source}.")
 
 
 def markdown(result: dict) -> str:
@@ -107,7 +110,8 @@ def markdown(result: dict) -> str:
     head += (f"Versions: onnxruntime {v['onnxruntime']}, torch {v['torch']}, numpy {v['numpy']}, "
              f"indi_edge.ops {v['indi_edge.ops']}. CPU flags: {' '.join(d['flags'])}. "
              f"Timed frames per row: {s['frames']} (batch rows: ceil(frames / batch) batches) after {s['warmup']} "
-             f"warm-up; whole run {result['wall_s']:.0f} s.\n\n")
+             f"warm-up; whole run {result['wall_s']:.0f} s; load average at start/end "
+             f"{result['load_average']['start']:.2f}/{result['load_average']['end']:.2f}.\n\n")
     parts = [head, headline_text(result), "\n\n", limits_text(result), "\n\n", measured_table(result["rows"]), "\n"]
     if result["experiments"]:
         parts += ["\nOption sweep (one network call, median of 5):\n\n", experiments_table(result["experiments"]), "\n"]

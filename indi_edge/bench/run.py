@@ -151,16 +151,18 @@ def time_configs(settings: Settings, artifacts: Artifacts, log=print) -> list[di
 
 
 def add_roofline(rows: list[dict], costs: dict[str, roofline.GraphCost], limits: dict) -> None:
-    """Beside each row: the floor on this CPU for its precision and the achieved fraction."""
+    """Beside each row: the floor on this CPU for its precision (the slower of the matmul-peak compute
+    floor and the copy-bandwidth activation floor) and the achieved fractions."""
     bandwidth = limits["copy_bandwidth"]["median_gbs"]
     for row in rows:
         peak = limits[f"matmul_{row['precision']}"]["median_tflops"]
-        floor = roofline.floor_ms(costs[row["resolution"]], row["steps"], 1, peak, bandwidth, row["precision"])
-        row["floor_ms"] = floor
-        row["floor_bound"] = "compute" if floor == roofline.floor_ms(
-            costs[row["resolution"]], row["steps"], 1, peak) else "memory"
-        row["fraction_of_peak"] = roofline.fraction(floor, row["median_ms"])
-        row["network_fraction_of_peak"] = roofline.fraction(floor, row["parts_ms"]["network"])
+        cost = costs[row["resolution"]]
+        compute = roofline.floor_ms(cost, row["steps"], 1, peak)
+        floor = roofline.floor_ms(cost, row["steps"], 1, peak, bandwidth, row["precision"])
+        row.update(compute_floor_ms=compute, floor_ms=floor, floor_bound="compute" if floor == compute else "memory",
+                   fraction_of_peak=roofline.fraction(floor, row["median_ms"]),
+                   network_fraction_of_peak=roofline.fraction(floor, row["parts_ms"]["network"]),
+                   fraction_of_compute_peak=roofline.fraction(compute, row["median_ms"]))
 
 
 def add_speedups(rows: list[dict]) -> None:
@@ -216,8 +218,8 @@ def headline(rows: list[dict], resolution: str, steps: int) -> dict:
 
 
 def _brief(row: dict) -> dict:
-    keys = ("backend", "precision", "median_ms", "p90_ms", "p99_ms", "floor_ms", "fraction_of_peak",
-            "network_fraction_of_peak", "overhead_share", "parts_ms")
+    keys = ("backend", "precision", "median_ms", "p90_ms", "p99_ms", "floor_ms", "floor_bound", "fraction_of_peak",
+            "network_fraction_of_peak", "compute_floor_ms", "fraction_of_compute_peak", "overhead_share", "parts_ms")
     return {k: row[k] for k in keys}
 
 
@@ -261,7 +263,7 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
     from indi_edge import nn, ops
 
     settings = settings.validate()
-    started = time.time()
+    started, load_start = time.time(), os.getloadavg()[0]
     torch.set_num_threads(settings.threads)
     ops.set_num_threads(settings.threads)
     artifacts = Artifacts(settings.model, Path(cache))
@@ -307,4 +309,5 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
             "graph_costs": {res: dataclasses.asdict(c) | {"macs_per_pixel": c.macs_per_pixel} for res, c in costs.items()},
             "rows": rows, "headline": head, "bf16_quality": quality, "experiments": trials,
             "preset_costs": per_pixel, "targets": roofline.targets_table(), "predicted_floors": predicted,
+            "load_average": {"start": load_start, "end": os.getloadavg()[0]},  # other work on the machine
             "wall_s": time.time() - started}
