@@ -17,7 +17,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="benchmarks/results", help="folder for bench_TAG.json/.md/.png")
     parser.add_argument("--tag", help="name of the result files (default: cpu, or cpu_quick with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 256x256, N=1,2, 5 frames, 4 backends, no option sweep (~1-2 min)")
+                        help="smoke run: 256x256, N=1,2, 5 frames, 3 backends, no option sweep (< 2 min)")
     parser.add_argument("--resolutions", nargs="+", choices=("256", "720p", "1080p"))
     parser.add_argument("--steps", nargs="+", type=int, help="InDI step counts (default 1 2 4 8)")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS)
