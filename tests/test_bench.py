@@ -183,7 +183,7 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path, tmp_path_factory):
     assert {"avx2"} <= set(result["device"]["flags"]) or result["device"]["machine"] != "x86_64"
     assert result["limits"]["matmul_fp32"]["median_tflops"] > 0 and result["limits"]["matmul_bf16"]["median_tflops"] > 0
     backends = {r["backend"] for r in result["rows"]}
-    assert backends == {"torch-eager-fp32", "onnxrt-fp32-step", "pt2-bf16"}
+    assert backends == {"torch-eager-fp32", "onnxrt-fp32-step", "torch-bf16"}
     for row in result["rows"]:
         assert row["frames"] >= 5 and row["median_ms"] > 0 and row["floor_ms"] > 0
         assert row["p99_ms"] >= row["p90_ms"] >= row["median_ms"] * 0.999
@@ -194,12 +194,31 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path, tmp_path_factory):
     assert result["graph_costs"]["256"]["macs_per_pixel"] == pytest.approx(19_901, rel=0.01)
     assert result["headline"]["fastest"]["backend"] in backends
     quality = result["bf16_quality"]
-    assert set(quality["psnr_difference_db"]) == {"2"} and len(quality["images"]) >= 5
-    assert abs(quality["psnr_difference_db"]["2"]) < 1.0  # bf16 must not break the restoration
+    assert quality["psnr_difference_db"].keys() == {"torch-bf16"} and len(quality["images"]) >= 5
+    assert abs(quality["psnr_difference_db"]["torch-bf16"]["2"]) < 1.0  # bf16 must not break the restoration
     markdown = (out / "bench_cpu_quick.md").read_text()
     assert "| backend | res | N |" in markdown and "DATASHEET" in markdown
     assert (out / "bench_cpu_quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report.headline_text(result).startswith("**256, N=2")
+
+
+def test_torch_cpu_backend_bf16_is_close_to_fp32_and_leaves_the_model_alone(tiny_unet, tiny_info, tiny_onnx, bgr_frame):
+    import torch
+
+    from indi_edge.backends.torch_cpu import TorchCpuBackend
+
+    before = {k: v.clone() for k, v in tiny_unet.state_dict().items()}
+    bf16 = Restorer(TorchCpuBackend(tiny_unet, tiny_info), steps=2)
+    fp32 = Restorer(TorchCpuBackend(tiny_unet, tiny_info, precision="fp32", channels_last=False), steps=2)
+    onnx = Restorer(tiny_onnx, steps=2, threads=1)
+    y = np.ascontiguousarray(np.random.default_rng(0).uniform(-1, 1, (1, 3, 16, 24)).astype(np.float32))
+    want = onnx.restore_array(y)
+    np.testing.assert_allclose(fp32.restore_array(y), want, atol=1e-5)
+    got = bf16.restore_array(y)
+    assert got.dtype == np.float32 and 1e-6 < np.abs(got - want).max() < 0.1  # really bf16, still close
+    assert all(torch.equal(v, before[k]) and v.dtype == torch.float32 for k, v in tiny_unet.state_dict().items())
+    with pytest.raises(ValueError, match="precision"):
+        TorchCpuBackend(tiny_unet, precision="int8")
 
 
 def test_bf16_export_is_a_pt2_option(tiny_weights, tmp_path, capsys):

@@ -52,13 +52,15 @@ def headline_text(result: dict) -> str:
         out.append(f" Fastest fp32 path: {b['backend']} {_ms(b['median_ms'])} ms ({_pct(b['fraction_of_peak'])} of "
                    f"the fp32 peak).")
     if "bf16_speedup_vs_fastest_fp32" in h:
-        out.append(f" bf16 over the fastest fp32 path: {_x(h['bf16_speedup_vs_fastest_fp32'])}.")
+        out.append(f" Fastest bf16 path {h['fastest_bf16']['backend']} over the fastest fp32 path: "
+                   f"{_x(h['bf16_speedup_vs_fastest_fp32'])}.")
     q = result["bf16_quality"]
     if "skipped" not in q:
-        diffs = ", ".join(f"N={n}: {d:+.3f} dB" for n, d in q["psnr_difference_db"].items())
-        fp32 = ", ".join(f"N={n} {v['psnr']:.2f}" for n, v in q["fp32"].items())
-        out.append(f" bf16 PSNR − fp32 PSNR on {len(q['images'])} held-out {q['task']} images: {diffs} "
-                   f"(fp32 {fp32} dB; input {q['input_psnr']:.2f} dB).")
+        for name, diff in q["psnr_difference_db"].items():
+            diffs = ", ".join(f"N={n}: {d:+.3f} dB" for n, d in diff.items())
+            out.append(f" {name} PSNR − fp32 PSNR on {len(q['images'])} held-out {q['task']} images: {diffs}.")
+        fp32 = ", ".join(f"N={n} {v:.2f}" for n, v in q["psnr"][q["fp32_backend"]].items())
+        out.append(f" (fp32 {fp32} dB; degraded input {q['input_psnr']:.2f} dB.)")
     return "".join(out)
 
 

@@ -1,6 +1,6 @@
 """Timing one frame's way through the SDK, split into its parts.
 
-A frame's time = preprocess (frames.to_tensor) + restore (Restorer.restore_array) + postprocess
+Paths are timed interleaved (see measure). A frame's time = preprocess (frames.to_tensor) + restore (Restorer.restore_array) + postprocess
 (frames.from_tensor), the same calls Restorer.run_batch makes. TimedBackend sits between the
 Restorer and the real backend and measures the network inside restore; the rest of restore is
 the InDI update (the fused kernel plus the loop around it). A backend holding the whole loop in
@@ -75,14 +75,23 @@ def summarise(samples: list[dict[str, float]], batch: int) -> dict:
             "parts_ms": parts, "overhead_share": 1.0 - parts["network"] / max(sum(parts.values()), 1e-12)}
 
 
-def measure(restorer, frame: np.ndarray, batch: int, repeats: int, warmup: int) -> dict:
-    """Warm up, then time `repeats` batches of `batch` copies of `frame`; summarise() plus peak RSS."""
+def measure(restorers: dict, frame: np.ndarray, batch: int, repeats: int, warmup: int) -> dict[str, dict]:
+    """Time `repeats` batches of `batch` copies of `frame` on every restorer, interleaved (one batch
+    each in turn), so a slow spell of a shared machine hits every path alike; `warmup` untimed
+    batches each first. Returns {name: summarise() + peak RSS (MB) of the process during its batches}."""
     frames_in = [frame] * batch
-    for _ in range(warmup):
-        run_timed(restorer, frames_in)
-    reset_peak_rss()
-    samples = [run_timed(restorer, frames_in)[1] for _ in range(repeats)]
-    return {**summarise(samples, batch), "peak_rss_mb": peak_rss_mb()}
+    for restorer in restorers.values():
+        for _ in range(warmup):
+            run_timed(restorer, frames_in)
+    samples: dict[str, list] = {name: [] for name in restorers}
+    peaks: dict[str, list] = {name: [] for name in restorers}
+    for _ in range(repeats):
+        for name, restorer in restorers.items():
+            reset_peak_rss()
+            samples[name].append(run_timed(restorer, frames_in)[1])
+            peaks[name].append(peak_rss_mb())
+    return {name: {**summarise(samples[name], batch),
+                   "peak_rss_mb": None if None in peaks[name] else max(peaks[name])} for name in restorers}
 
 
 # --- memory ------------------------------------------------------------------------------------

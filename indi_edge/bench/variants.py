@@ -4,7 +4,8 @@
     onnxrt-fp32-step      ONNX Runtime, one session run per InDI step (the runtime's default path)
     onnxrt-fp32-unrolled  ONNX Runtime, the whole N-step loop as one graph (export --unroll N)
     pt2-fp32              AOTInductor package, one call per step
-    pt2-bf16              AOTInductor package compiled in bfloat16 behind fp32 IO (AMX / AVX512-BF16)
+    torch-bf16            the torch module in bfloat16, channels-last (backends/torch_cpu.py; AMX / AVX512-BF16)
+    pt2-bf16              AOTInductor package compiled in bfloat16 behind fp32 IO (dynamic H/W)
 
 Exports need torch (the `train` extra); they are cached under a key of the weights' sha256, the
 kind of artifact and the torch version, so a second run starts at once.
@@ -19,9 +20,9 @@ import numpy as np
 
 from indi_edge.model_info import ModelInfo
 
-BACKENDS = ("torch-eager-fp32", "onnxrt-fp32-step", "onnxrt-fp32-unrolled", "pt2-fp32", "pt2-bf16")
+BACKENDS = ("torch-eager-fp32", "onnxrt-fp32-step", "onnxrt-fp32-unrolled", "pt2-fp32", "torch-bf16", "pt2-bf16")
 PRECISION = {"torch-eager-fp32": "fp32", "onnxrt-fp32-step": "fp32", "onnxrt-fp32-unrolled": "fp32",
-             "pt2-fp32": "fp32", "pt2-bf16": "bf16"}
+             "pt2-fp32": "fp32", "torch-bf16": "bf16", "pt2-bf16": "bf16"}
 BASELINE = "torch-eager-fp32"
 
 
@@ -117,6 +118,7 @@ OPENERS = {
     "onnxrt-fp32-step": lambda art, steps, threads: _onnx(art.step_onnx(), threads),
     "onnxrt-fp32-unrolled": lambda art, steps, threads: _onnx(art.unrolled_onnx(steps), threads),
     "pt2-fp32": lambda art, steps, threads: _pt2(art.pt2(bf16=False)),  # threads: torch.set_num_threads
+    "torch-bf16": lambda art, steps, threads: _torch_cpu(art),
     "pt2-bf16": lambda art, steps, threads: _pt2(art.pt2(bf16=True)),
 }
 
@@ -125,6 +127,12 @@ def _onnx(path: Path, threads: int):
     from indi_edge.backends.onnx import open_onnx
 
     return open_onnx(path, providers=["CPUExecutionProvider"], threads=threads)
+
+
+def _torch_cpu(artifacts: Artifacts):
+    from indi_edge.backends.torch_cpu import TorchCpuBackend
+
+    return TorchCpuBackend(artifacts.weights, artifacts.info, precision="bf16")
 
 
 def _pt2(path: Path):

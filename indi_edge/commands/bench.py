@@ -5,7 +5,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-HELP = "Benchmark latency per frame (torch eager baseline, ONNX Runtime, .pt2 fp32/bf16) with roofline floors."
+HELP = "Benchmark latency per frame (torch eager baseline, ONNX Runtime, .pt2, torch bf16) with roofline floors."
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "indi_edge" / "bench"
 
