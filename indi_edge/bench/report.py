@@ -68,9 +68,14 @@ def limits_text(result: dict) -> str:
     lim = result["limits"]
     f32, b16, bw = lim["matmul_fp32"], lim["matmul_bf16"], lim["copy_bandwidth"]
     cost = next(iter(result["graph_costs"].values()))
+    spread = ""
+    if len(lim.get("measurements", [])) > 1:
+        each = [f"{1e3 * m['matmul_fp32']['median_tflops']:.0f} / {1e3 * m['matmul_bf16']['median_tflops']:.0f}"
+                for m in lim["measurements"]]
+        spread = f" (fp32 / bf16 GFLOP/s at start and end of the run: {'; '.join(each)}; the higher is used)"
     return (f"Measured here ({f32['threads']} threads): matmul fp32 {1e3 * f32['median_tflops']:.0f} GFLOP/s "
             f"({f32['size']}², median of {f32['repeats']}), bf16 {1e3 * b16['median_tflops']:.0f} GFLOP/s "
-            f"({b16['size']}²), copy bandwidth {bw['median_gbs']:.1f} GB/s. Network: "
+            f"({b16['size']}²){spread}, copy bandwidth {bw['median_gbs']:.1f} GB/s. Network: "
             f"{cost['macs_per_pixel']:,.0f} MACs/pixel counted from the ONNX graph.")
 
 
