@@ -169,9 +169,8 @@ def test_bad_settings_are_refused():
 
 # --- the whole quick run -----------------------------------------------------------------------------
 
-@pytest.mark.slow
 def test_quick_bench_writes_json_markdown_and_plot(tmp_path, tmp_path_factory):
-    """`indi-edge bench --quick` end to end (~1-2 min on 2 cores with a cold export cache)."""
+    """`indi-edge bench --quick` end to end (~15-30 s on 2 cores: it needs no exports)."""
     out = tmp_path / "results"
     cache = tmp_path_factory.mktemp("bench_cache")
     assert cli.main(["bench", "--quick", "--out", str(out), "--cache", str(cache), "--note", "test"]) == 0

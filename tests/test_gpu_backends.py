@@ -214,6 +214,8 @@ def test_torch_backend_in_a_restorer_matches_onnx_runtime(tiny_unet, tiny_info, 
     half = TorchCudaBackend(tiny_unet, tiny_info, precision="fp16", cuda_graph=False, fused_update=False,
                             device="cpu")
     assert np.abs(Restorer(half, tile=0).run(bgr_frame).astype(int) - via_onnx).max() <= 3
+    # the backend converted a copy: the caller's (session-shared) module is still fp32
+    assert {p.dtype for p in tiny_unet.parameters()} == {__import__("torch").float32}
 
 
 def test_torch_backend_refuses_cuda_options_without_cuda(tiny_unet, tiny_info, tmp_path):

@@ -11,6 +11,8 @@ use it on machines without a GPU.
 """
 from __future__ import annotations
 
+import copy
+
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,8 @@ def load_network(source, info: ModelInfo | None, device):
 
     if isinstance(source, torch.nn.Module):
         info = info or ModelInfo(multiple=int(getattr(source, "multiple", 1)))
-        return source.to(device).eval(), info, True
+        # a copy: Module.to() works in place, and the caller's module must stay on its device and in fp32
+        return copy.deepcopy(source).to(device).eval(), info, True
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")

@@ -137,11 +137,12 @@ def plot(result: dict, path: Path) -> None:
     rows = [r for r in result["rows"] if r["batch"] == 1]
     resolutions = list(dict.fromkeys(r["resolution"] for r in rows))
     fig, axes = plt.subplots(1, len(resolutions), figsize=(5 * len(resolutions), 4.2), squeeze=False)
+    colours = {b: f"C{i}" for i, b in enumerate(dict.fromkeys(r["backend"] for r in rows))}  # same in every panel
     for ax, res in zip(axes[0], resolutions):
         here = [r for r in rows if r["resolution"] == res]
-        for i, backend in enumerate(dict.fromkeys(r["backend"] for r in here)):
+        for backend in dict.fromkeys(r["backend"] for r in here):
             line = sorted((r["steps"], r["median_ms"]) for r in here if r["backend"] == backend)
-            ax.plot(*zip(*line), "o-", color=f"C{i}", label=backend)
+            ax.plot(*zip(*line), "o-", color=colours[backend], label=backend)
         for precision, style in (("fp32", "k:"), ("bf16", "k--")):
             floors = sorted({(r["steps"], r["floor_ms"]) for r in here if r["precision"] == precision})
             if floors:
