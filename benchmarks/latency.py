@@ -1,6 +1,6 @@
 """Latency benchmark: the same as `indi-edge bench` (see indi_edge/bench/ and benchmarks/README.md).
 
-    python benchmarks/latency.py --quick                 # smoke run, ~1-2 min
+    python benchmarks/latency.py --quick                 # smoke run, ~20 s on 2 cores
     python benchmarks/latency.py --out benchmarks/results --note "idle machine"
 """
 from __future__ import annotations

@@ -21,6 +21,15 @@ def test_import_indi_edge_is_light():
     assert "torch" not in loaded and "onnxruntime" not in loaded and "indi_edge" in loaded
 
 
+def test_models_and_ops_are_reachable_from_the_package_without_torch():
+    loaded = modules_after("""
+        import indi_edge
+        assert indi_edge.models.path("motion-deblur").suffix == ".onnx"
+        assert indi_edge.ops.backend() in ("cuda", "cpu-native", "numpy")
+    """)
+    assert "torch" not in loaded
+
+
 def test_restoring_with_onnx_never_imports_torch(tiny_onnx, tmp_path):
     loaded = modules_after(f"""
         import numpy as np
