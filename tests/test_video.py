@@ -2,6 +2,7 @@
 atomic writes, streams that end mid-way."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -179,4 +180,12 @@ def test_demo_writes_before_after_pngs_and_videos(tiny_onnx, tmp_path, capsys):
     assert cv2.imread(str(out / "compare.png")).shape == (64, 128, 3)
     assert read_clip(out / "shaky.mkv")[1:] == (64, 64, 4)
     assert read_clip(out / "compare.mp4")[1:] == (128, 64, 4)
-    assert "PSNR blurred" in capsys.readouterr().out
+    assert "motion-deblur" in (said := capsys.readouterr().out) and "PSNR degraded" in said  # custom task: camera shake
+
+
+def test_demo_degrades_as_the_models_task_and_the_denoiser_restores(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "-o", str(out), "--model", "denoise", "--size", "64", "--frames", "2", "--quiet"]) == 0
+    said = capsys.readouterr().out
+    before, after = (float(x) for x in re.search(r"PSNR degraded ([\d.]+) dB -> restored ([\d.]+) dB", said).groups())
+    assert "denoise" in said and after > before + 3.0

@@ -1,9 +1,10 @@
-"""indi-edge demo: restore a built-in held-out image and a short camera-shake clip made from it."""
+"""indi-edge demo: restore a built-in held-out image and a short clip made from it, degraded as the model's task."""
 from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "Restore a built-in held-out image and a synthetic camera-shake clip; write before/after PNGs and videos."
+HELP = ("Degrade a built-in held-out image and a short panning clip as the model's task does (camera shake for "
+        "motion-deblur), restore them; write before/after PNGs and videos.")
 
 
 def add_arguments(parser) -> None:
@@ -16,12 +17,25 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def shaky_clip(image, frames: int, size: int, rng):
-    """uint8 BGR [size, size, 3] frames: a slow pan over `image` (float32 RGB [0, 1]) with hand
-    jitter, each frame blurred by its own camera-shake kernel (degrade.motion_blur_kernel)."""
+def degrade_frame(crop, task: str, rng):
+    """uint8 BGR frame: `crop` (float32 RGB [0, 1]) degraded as the model was trained (motion-deblur:
+    a mild camera shake of 4-16 px, as in handheld video; other tasks: their training distribution)."""
     import numpy as np
 
-    from indi_edge import degrade
+    from indi_edge import data, degrade
+
+    if task == "motion-deblur":
+        kernel = degrade.motion_blur_kernel(rng, 31, length=rng.uniform(4.0, 16.0))
+        out = degrade.blur(crop, kernel)
+    else:
+        out = data.get_task(task).draw(rng).apply(crop)
+    return np.ascontiguousarray(degrade.to_uint8(out)[..., ::-1])
+
+
+def degraded_clip(image, frames: int, size: int, task: str, rng):
+    """uint8 BGR [size, size, 3] frames: a slow pan over `image` (float32 RGB [0, 1]) with hand
+    jitter, each frame degraded on its own (degrade_frame)."""
+    import numpy as np
 
     h, w = image.shape[:2]
     room_y, room_x = max(h - size, 0), max(w - size, 0)
@@ -30,10 +44,15 @@ def shaky_clip(image, frames: int, size: int, rng):
         pan = k / max(frames - 1, 1)
         top = int(np.clip(room_y / 2 + rng.normal(0, 3), 0, room_y))
         left = int(np.clip(room_x * (0.25 + 0.5 * pan) + rng.normal(0, 3), 0, room_x))
-        crop = image[top:top + size, left:left + size]
-        kernel = degrade.motion_blur_kernel(rng, 31, length=rng.uniform(4.0, 16.0))
-        clip.append(np.ascontiguousarray(degrade.to_uint8(degrade.blur(crop, kernel))[..., ::-1]))
+        clip.append(degrade_frame(image[top:top + size, left:left + size], task, rng))
     return clip
+
+
+def demo_task(info) -> str:
+    """The degradation to demonstrate: the model's task; a custom model gets camera shake."""
+    from indi_edge import data
+
+    return info.task if info.task in data.TASKS else "motion-deblur"
 
 
 def main(args) -> int:
@@ -48,20 +67,21 @@ def main(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     restorer = Restorer(args.model, steps=args.steps, seed=args.seed, frozen_noise=True)
     rng = np.random.default_rng(args.seed)
+    task = demo_task(restorer.info)
     name, image = data.heldout_images()[0]
     size = min(args.size, image.shape[0], image.shape[1])
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
     clean = np.ascontiguousarray(degrade.to_uint8(image[top:top + size, left:left + size])[..., ::-1])
-    blurred = shaky_clip(image[top:top + size, left:left + size], 1, size, rng)[0]
-    restored = restorer.run(blurred)
-    for file, img in (("clean.png", clean), ("before.png", blurred), ("after.png", restored),
-                      ("compare.png", video.side_by_side(blurred, restored))):
+    degraded = degrade_frame(image[top:top + size, left:left + size], task, rng)
+    restored = restorer.run(degraded)
+    for file, img in (("clean.png", clean), ("before.png", degraded), ("after.png", restored),
+                      ("compare.png", video.side_by_side(degraded, restored))):
         video.write_image(out / file, img)
-    before, after = (metrics.psnr(x.astype(np.float32), clean.astype(np.float32), 255.0) for x in (blurred, restored))
-    print(f"{name} {size}x{size}, {restorer.steps} steps: PSNR blurred {before:.2f} dB -> restored {after:.2f} dB "
-          f"({out / 'compare.png'})")
+    before, after = (metrics.psnr(x.astype(np.float32), clean.astype(np.float32), 255.0) for x in (degraded, restored))
+    print(f"{name} {size}x{size}, {task}, {restorer.steps} steps: PSNR degraded {before:.2f} dB -> restored "
+          f"{after:.2f} dB ({out / 'compare.png'})")
 
-    clip = shaky_clip(image, args.frames, size, rng)
+    clip = degraded_clip(image, args.frames, size, task, rng)
     with video.VideoWriter(out / "shaky.mkv", 24.0, size, size) as writer:  # FFV1: lossless input
         for frame in clip:
             writer.write(frame)
