@@ -72,6 +72,30 @@ class BatchStream(torch.utils.data.IterableDataset):
             yield {k: torch.from_numpy(v) for k, v in make_batch(self.source, self.config, step).items()}
 
 
+class MixedPrecision:
+    """Autocast for the forward pass (bf16 or fp16) and, for fp16, loss scaling against underflow.
+    The weights, Adam state, EMA and loss stay fp32; the network keeps its t embedding in fp32."""
+
+    def __init__(self, amp: str, device: str):
+        self.device_type = torch.device(device).type
+        if amp == "fp16" and self.device_type != "cuda":
+            raise ValueError("amp fp16 needs a CUDA device; on a CPU use --amp bf16 (fast with AMX / AVX512-BF16)")
+        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.scaler = torch.amp.GradScaler(self.device_type) if amp == "fp16" else None
+
+    def autocast(self):
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -108,7 +132,8 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    model = unet.build(config.preset).to(device)
+    # NHWC: what oneDNN's and cuDNN's fast convolutions want (1.1x fp32, 1.3x bf16 on the dev box CPU)
+    model = unet.build(config.preset).to(device, memory_format=torch.channels_last)
     if config.crop % model.multiple:
         raise ValueError(f"crop {config.crop} must be a multiple of {model.multiple} for preset {config.preset}")
     if init is not None:
@@ -121,7 +146,9 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
     start, elapsed = 0, 0.0
     if resume:
         start, saved, elapsed = load_checkpoint(out_dir, model, ema, optimizer)
-        differing = {k for k, v in dataclasses.asdict(config).items() if k not in ("steps", "save_every") and saved.get(k) != v}
+        defaults = dataclasses.asdict(TrainConfig())  # a key older runs did not record had its default then
+        differing = {k for k, v in dataclasses.asdict(config).items()
+                     if k not in ("steps", "save_every") and saved.get(k, defaults[k]) != v}
         if differing:
             raise ValueError(f"resume with a different config ({sorted(differing)}); use a new --out or the same settings")
     (out_dir / "train_config.json").write_text(json.dumps({**dataclasses.asdict(config), "command": command}, indent=2))
@@ -129,6 +156,7 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
     loader = torch.utils.data.DataLoader(BatchStream(source, config, start, config.steps), batch_size=None,
                                          num_workers=workers, persistent_workers=False, pin_memory=device.startswith("cuda"))
     loss_fn = torch.nn.functional.l1_loss if config.loss == "l1" else torch.nn.functional.mse_loss
+    precision = MixedPrecision(config.amp, device)
     bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
     t0, running, last = time.perf_counter() - elapsed, [], math.nan
     step = start
@@ -136,12 +164,13 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
     with (out_dir / LOG).open("a") as log:
         for step, batch in enumerate(loader, start=start + 1):
             x = batch["x"].to(device, non_blocking=True)
-            x_t = batch["x_t"].to(device, non_blocking=True)
+            x_t = batch["x_t"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             t = batch["t"].to(device, non_blocking=True)
-            loss = loss_fn(model(x_t, t), x)
+            with precision.autocast():
+                prediction = model(x_t, t)
+            loss = loss_fn(prediction.float(), x)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            precision.step(loss, optimizer)
             update_ema(ema, model, config.ema_decay)
             running.append(loss.item())
             out_of_time = time_limit_s is not None and time.perf_counter() - t0 > time_limit_s

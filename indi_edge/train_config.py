@@ -6,6 +6,8 @@ import dataclasses
 from indi_edge.sampling import EPS_SCHEDULES
 from indi_edge.timesampling import P_T
 
+AMP = ("off", "bf16", "fp16")
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -24,12 +26,15 @@ class TrainConfig:
     task: str = "custom"
     default_steps: int = 4           # InDI steps a Restorer uses by default
     save_every: int = 500
+    amp: str = "off"                 # mixed precision: off, bf16 (CPU AMX/AVX512-BF16, Ampere+), fp16 (CUDA)
 
     def validate(self) -> None:
         if self.loss not in ("l1", "l2"):
             raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
         if self.p_t not in P_T:
             raise ValueError(f"p_t must be one of {P_T}, got {self.p_t!r}")
+        if self.amp not in AMP:
+            raise ValueError(f"amp must be one of {AMP}, got {self.amp!r}")
         if self.eps_schedule not in EPS_SCHEDULES:
             raise ValueError(f"eps_schedule must be one of {EPS_SCHEDULES}, got {self.eps_schedule!r}")
         for name in ("steps", "batch", "crop", "save_every", "default_steps"):

@@ -57,6 +57,41 @@ def test_resume_continues_where_it_stopped(pairs_dir, tmp_path):
     assert [r["step"] for r in read_log(tmp_path / "split")] == [20, 40]
 
 
+def test_bf16_mixed_precision_lowers_the_loss_and_keeps_fp32_weights(pairs_dir, tmp_path):
+    torch.set_num_threads(1)
+    train(config(steps=80, amp="bf16"), PairedFolder(pairs_dir), tmp_path, progress=False)
+    log = read_log(tmp_path)
+    assert log[-1]["loss"] < 0.7 * log[0]["loss"]
+    weights = unet.load(tmp_path / "weights.safetensors").state_dict().values()
+    assert {w.dtype for w in weights} == {torch.float32}
+
+
+def test_fp16_needs_cuda_and_amp_is_validated(pairs_dir, tmp_path):
+    with pytest.raises(ValueError, match="amp fp16 needs a CUDA device"):
+        train(config(steps=1, amp="fp16"), PairedFolder(pairs_dir), tmp_path, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="amp must be one of"):
+        config(amp="int8").validate()
+
+
+def test_a_run_recorded_before_a_setting_existed_still_resumes(pairs_dir, tmp_path):
+    """train_config keys added later (amp) take their default when the checkpoint lacks them."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from indi_edge import checkpoint
+
+    source = PairedFolder(pairs_dir)
+    train(config(steps=20), source, tmp_path, progress=False)
+    path = tmp_path / checkpoint.CHECKPOINT
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    old = json.loads(meta["config"])
+    del old["amp"]
+    save_file(load_file(str(path)), str(path), metadata={**meta, "config": json.dumps(old)})
+    train(config(steps=40), source, tmp_path, resume=True, progress=False)
+    assert [r["step"] for r in read_log(tmp_path)] == [20, 40]
+
+
 def test_resume_refuses_a_different_config(pairs_dir, tmp_path):
     train(config(steps=20), PairedFolder(pairs_dir), tmp_path, progress=False)
     with pytest.raises(ValueError, match="lr"):

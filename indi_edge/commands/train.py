@@ -27,6 +27,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--save-every", type=int, default=d.save_every)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--amp", choices=("off", "bf16", "fp16"), default=d.amp,
+                        help="mixed precision for the forward pass: bf16 (CPUs with AMX/AVX512-BF16, "
+                             "Ampere+ GPUs), fp16 (CUDA, with loss scaling); weights stay fp32 (default %(default)s)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (0: in the training process)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -58,6 +61,7 @@ def main(args) -> int:
         preset=args.preset, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, ema_decay=args.ema,
         loss=args.loss, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
         seed=args.seed, task=args.task or "custom", default_steps=args.default_steps, save_every=args.save_every,
+        amp=args.amp,
     )
     summary = train(config, pair_source(args), args.out, resume=args.resume, device=args.device,
                     workers=args.workers, command=args.command_line, progress=not args.quiet,
