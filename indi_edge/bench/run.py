@@ -63,7 +63,7 @@ QUICK = dict(resolutions=("256",), steps=(1, 2), backends=("torch-eager-fp32", "
 
 # --- inputs and environment ----------------------------------------------------------------------
 
-def test_frame(height: int, width: int) -> np.ndarray:
+def bench_frame(height: int, width: int) -> np.ndarray:
     """uint8 [height, width, 3] BGR: the first held-out image (a real photo), resized with INTER_AREA."""
     import cv2
 
@@ -150,7 +150,7 @@ def time_configs(settings: Settings, artifacts: Artifacts, log=print) -> list[di
                 opened[key] = timing.TimedBackend(open_variant(name, artifacts, n, settings.threads))
             restorers[name] = Restorer(opened[key], steps=n)
         height, width = RESOLUTIONS[res]
-        stats = timing.measure(restorers, test_frame(height, width), batch, -(-settings.frames // batch),
+        stats = timing.measure(restorers, bench_frame(height, width), batch, -(-settings.frames // batch),
                                settings.warmup)
         for name in backends:
             row = {"backend": name, "precision": PRECISION[name], "resolution": res, "height": height,
