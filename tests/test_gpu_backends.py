@@ -204,6 +204,8 @@ def test_torch_backend_loop_equals_sampling_run_on_cpu(tiny_unet, tiny_info, cha
 
 
 def test_torch_backend_in_a_restorer_matches_onnx_runtime(tiny_unet, tiny_info, tiny_onnx, bgr_frame):
+    import torch
+
     from indi_edge.backends.torch_cuda import TorchCudaBackend
 
     backend = TorchCudaBackend(tiny_unet, tiny_info, precision="fp32", cuda_graph=False, fused_update=False,
@@ -215,7 +217,7 @@ def test_torch_backend_in_a_restorer_matches_onnx_runtime(tiny_unet, tiny_info, 
                             device="cpu")
     assert np.abs(Restorer(half, tile=0).run(bgr_frame).astype(int) - via_onnx).max() <= 3
     # the backend converted a copy: the caller's (session-shared) module is still fp32
-    assert {p.dtype for p in tiny_unet.parameters()} == {__import__("torch").float32}
+    assert {p.dtype for p in tiny_unet.parameters()} == {torch.float32}
 
 
 def test_torch_backend_refuses_cuda_options_without_cuda(tiny_unet, tiny_info, tmp_path):

@@ -12,7 +12,6 @@ use it on machines without a GPU.
 from __future__ import annotations
 
 import copy
-
 from pathlib import Path
 
 import numpy as np
