@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from indi_edge import degrade
+from indi_edge.dead_leaves import dead_leaves
 from indi_edge.pairs import PairSource  # the seam the training loop uses: sample(rng, crop) -> (x, y)
 
 # (name, import name, pip name, path inside the package)
@@ -100,28 +101,6 @@ def _load(module: str, pip_name: str, relative: str) -> np.ndarray:
     img = read_image_file(package_file(module, pip_name, relative))
     img.flags.writeable = False  # shared by every caller through the cache
     return img
-
-
-def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, coverage: float = 6.0) -> np.ndarray:
-    """Procedural dead-leaves image: float32 [size, size, 3] RGB in [0, 1].
-
-    Opaque disks of uniformly random colour, radii with density ~ r^-3 in [r_min, size/4] (the
-    scale-invariant law of natural images), anti-aliased, each painted over the previous ones;
-    `coverage` is the expected number of disks over each pixel.
-    """
-    r_max = size / 4
-    mean_r2 = 2 * r_min**2 * math.log(r_max / r_min) / (1 - (r_min / r_max) ** 2)
-    count = int(coverage * size * size / (math.pi * mean_r2))
-    u = rng.random(count)
-    radii = (r_min**-2 - u * (r_min**-2 - r_max**-2)) ** -0.5  # inverse CDF of the r^-3 law
-    centres = rng.random((count, 2)) * size
-    colours = rng.integers(0, 256, (count, 3))
-    canvas = np.zeros((size, size, 3), np.uint8)
-    frac = 16  # cv2 draws with 4 fractional bits: sub-pixel centres and radii
-    for (cx, cy), r, colour in zip(centres, radii, colours):
-        cv2.circle(canvas, (int(cx * frac), int(cy * frac)), int(r * frac), tuple(map(int, colour)),
-                   thickness=-1, lineType=cv2.LINE_AA, shift=4)
-    return canvas.astype(np.float32) / np.float32(255.0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -307,8 +286,13 @@ class SyntheticPairs:
         return pair.x, pair.y
 
 
-def pair_source(task: str) -> PairSource:
-    """The training pair source of a built-in task (see TASKS)."""
+def pair_source(task: str, device: str = "cpu"):
+    """The training pair source of a built-in task (see TASKS). motion-deblur makes whole batches on
+    the training `device` (motion_batches, needs torch); the other tasks make pairs one by one."""
+    if task == "motion-deblur":
+        from indi_edge.motion_batches import MotionDeblurBatches
+
+        return MotionDeblurBatches(device)
     return SyntheticPairs(task)
 
 

@@ -36,76 +36,101 @@ def _check_kernel(kernel: np.ndarray) -> np.ndarray:
 
 # --- kernels --------------------------------------------------------------------------------
 
-def shake_trajectory(rng: np.random.Generator, points: int = 2000, path_length: float = 60.0) -> np.ndarray:
-    """A camera-shake path: complex positions [points] in pixels, constant speed, total length
-    `path_length`.
+def shake_trajectories(rng: np.random.Generator, count: int, points: int = 2000,
+                       path_length: float = 60.0) -> np.ndarray:
+    """`count` camera-shake paths at once: complex positions [count, points] in pixels, constant
+    speed, total length `path_length`.
 
     Random-walk model of Boracchi & Foi (2012), also used by DeblurGAN: the velocity keeps its
     speed, is jittered by Gaussian acceleration, pulled back towards the start (centripetal term:
     hands correct drift) and now and then turned around by an abrupt shake. `anxiety` (drawn
     log-uniformly) sets how much the direction wanders: low values give nearly straight strokes,
-    high ones curls.
+    high ones curls. The walk is sequential in time, so it runs vectorised over the paths
+    (a batch of 32 costs about what one did). count=1 draws exactly what shake_trajectory draws.
     """
-    anxiety = math.exp(rng.uniform(math.log(2e-4), math.log(5e-3)))
-    centripetal = 0.7 * rng.random()
-    jitter = 10.0 * rng.random()
-    shake_prob = 0.2 * rng.random()
-    # All random draws up front (vectorised); the walk itself is inherently sequential.
-    acc = jitter * (rng.standard_normal(points) + 1j * rng.standard_normal(points))
-    shakes = rng.random(points) < shake_prob * anxiety
-    shake_turn = np.exp(1j * (math.pi + rng.random(points) - 0.5))
+    shape = (count, points)
+    anxiety = np.exp(rng.uniform(math.log(2e-4), math.log(5e-3), count))
+    centripetal = 0.7 * rng.random(count)
+    jitter = 10.0 * rng.random(count)
+    shake_prob = 0.2 * rng.random(count)
+    acc = jitter[:, None] * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+    shakes = rng.random(shape) < (shake_prob * anxiety)[:, None]
+    shake_turn = np.exp(1j * (math.pi + rng.random(shape) - 0.5))
     speed = path_length / (points - 1)
-    v = np.exp(1j * 2.0 * math.pi * rng.random()) * speed
-    path = np.zeros(points, dtype=np.complex128)
+    v = np.exp(1j * 2.0 * math.pi * rng.random(count)) * speed
+    # Time-major copies: each step reads and writes one contiguous row.
+    acc, shakes, shake_turn = acc.T.copy(), shakes.T.copy(), shake_turn.T.copy()
+    shaking = shakes.any(axis=1)  # shakes are rare: most steps skip that term
+    path = np.zeros((points, count), dtype=np.complex128)
     for i in range(points - 1):
         dv = anxiety * (acc[i] - centripetal * path[i]) * speed
-        if shakes[i]:
-            dv += 2.0 * v * shake_turn[i]
+        if shaking[i]:
+            dv = np.where(shakes[i], dv + 2.0 * v * shake_turn[i], dv)
         v = v + dv
-        v = v / abs(v) * speed
-        path[i + 1] = path[i] + v
-    return path
+        v = v / np.abs(v) * speed
+        np.add(path[i], v, out=path[i + 1])
+    return path.T
+
+
+def shake_trajectory(rng: np.random.Generator, points: int = 2000, path_length: float = 60.0) -> np.ndarray:
+    """One camera-shake path: complex positions [points] (see shake_trajectories)."""
+    return shake_trajectories(rng, 1, points, path_length)[0]
 
 
 def splat_bilinear(xs: np.ndarray, ys: np.ndarray, size: int) -> np.ndarray:
     """Sub-pixel rasterisation: each point (x, y) in pixel units spreads unit mass over its
-    4 neighbouring pixels with bilinear weights; float64 [size, size]. Keeps the mass centroid
-    exactly at the points' mean. Points must lie in [0, size-1]."""
+    4 neighbouring pixels with bilinear weights. xs, ys [..., points] -> float64 [..., size, size]
+    (one image per leading index). Keeps the mass centroid exactly at the points' mean. Points
+    must lie in [0, size-1]."""
+    lead = xs.shape[:-1]
+    batch = np.broadcast_to(np.arange(int(np.prod(lead))).reshape(lead + (1,)), xs.shape)
     x0, y0 = np.floor(xs).astype(np.int64), np.floor(ys).astype(np.int64)
     fx, fy = xs - x0, ys - y0
     x1, y1 = np.minimum(x0 + 1, size - 1), np.minimum(y0 + 1, size - 1)
-    out = np.zeros((size, size), dtype=np.float64)
-    np.add.at(out, (y0, x0), (1 - fx) * (1 - fy))
-    np.add.at(out, (y0, x1), fx * (1 - fy))
-    np.add.at(out, (y1, x0), (1 - fx) * fy)
-    np.add.at(out, (y1, x1), fx * fy)
-    return out
+    out = np.zeros((int(np.prod(lead)), size, size), dtype=np.float64)
+    np.add.at(out, (batch, y0, x0), (1 - fx) * (1 - fy))
+    np.add.at(out, (batch, y0, x1), fx * (1 - fy))
+    np.add.at(out, (batch, y1, x0), (1 - fx) * fy)
+    np.add.at(out, (batch, y1, x1), fx * fy)
+    return out.reshape(lead + (size, size))
+
+
+def _check_kernel_size(size) -> None:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
+        raise ValueError(f"size must be an odd integer >= 3, got {size!r}")
+
+
+def motion_blur_kernels(rng: np.random.Generator, lengths: np.ndarray, size: int = 31) -> np.ndarray:
+    """One camera-shake kernel per entry of `lengths` (trajectory extent in pixels, >= 0; 0 gives
+    the identity): float32 [len(lengths), size, size], each >= 0, summing to 1, centroid at the
+    centre. A random shake trajectory is scaled so that its larger bounding-box side is the
+    length (shrunk further if needed to fit), centred on its mean position (the kernel's
+    centroid, so blurring shifts no content) and splatted bilinearly."""
+    _check_kernel_size(size)
+    lengths = np.asarray(lengths, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(lengths) & (lengths >= 0)):
+        raise ValueError(f"lengths must be finite numbers >= 0 (pixels), got {lengths!r}")
+    path = shake_trajectories(rng, len(lengths))
+    path = path - path.mean(axis=1, keepdims=True)
+    extent = np.maximum(np.ptp(path.real, axis=1), np.ptp(path.imag, axis=1))
+    centre = (size - 1) / 2
+    # 1 px of margin keeps every splat inside the kernel, so no mass (and no centroid) is lost.
+    reach = np.maximum(np.abs(path.real).max(axis=1), np.abs(path.imag).max(axis=1))
+    scale = np.minimum(lengths / extent, (centre - 1) / reach)[:, None]
+    kernels = splat_bilinear(centre + scale * path.real, centre + scale * path.imag, size)
+    return (kernels / kernels.sum(axis=(1, 2), keepdims=True)).astype(np.float32)
 
 
 def motion_blur_kernel(rng: np.random.Generator, size: int = 31, length: float | None = None,
                        min_length: float = 3.0) -> np.ndarray:
-    """Camera-shake blur kernel: float32 [size, size], >= 0, sums to 1, centroid at the centre.
-
-    A random shake trajectory (shake_trajectory) is scaled so that its larger bounding-box side
-    is `length` pixels (drawn uniformly in [min_length, size-3] when None: small kernels are as
-    likely as large ones), shrunk further if needed to fit, centred on its mean position (the
-    kernel's centroid, so blurring shifts no content) and splatted bilinearly.
-    """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
-        raise ValueError(f"size must be an odd integer >= 3, got {size!r}")
+    """One camera-shake blur kernel: float32 [size, size] (see motion_blur_kernels). `length`
+    is drawn uniformly in [min_length, size-3] when None: small kernels as likely as large ones."""
+    _check_kernel_size(size)
     if length is None:
         length = rng.uniform(min(min_length, size - 3), size - 3)
     if not (math.isfinite(length) and length >= 0):
         raise ValueError(f"length must be a finite number >= 0 (pixels), got {length!r}")
-    path = shake_trajectory(rng)
-    path = path - path.mean()
-    extent = max(np.ptp(path.real), np.ptp(path.imag))
-    centre = (size - 1) / 2
-    # 1 px of margin keeps every splat inside the kernel, so no mass (and no centroid) is lost.
-    reach = max(np.abs(path.real).max(), np.abs(path.imag).max())
-    scale = min(length / extent, (centre - 1) / reach)
-    kernel = splat_bilinear(centre + scale * path.real, centre + scale * path.imag, size)
-    return (kernel / kernel.sum()).astype(np.float32)
+    return motion_blur_kernels(rng, np.array([length]), size)[0]
 
 
 def defocus_kernel(radius: float, supersample: int = 16) -> np.ndarray:

@@ -26,6 +26,12 @@ class UNetConfig:
     in_channels: int = 3
     time_dim_mult: int = 4                 # width of the t embedding MLP = channels * this
     stem: int = 1                          # pixel-unshuffle factor at the input (2 = work at half size)
+    mid_blocks: int = 2                    # residual blocks at the lowest resolution
+    # Extra (c -> c) residual blocks per level on the way up, after that level's usual blocks:
+    # depth at the 1/8 and 1/16 levels costs few multiply-adds per output pixel but widens the
+    # receptive field that large blurs need. They start as the identity, so a network grown this
+    # way can start from a trained smaller one (load_grown).
+    extra_up: tuple[int, ...] = ()
 
     @property
     def multiple(self) -> int:
@@ -39,6 +45,7 @@ class UNetConfig:
     def from_json(text: str) -> "UNetConfig":
         raw = json.loads(text)
         raw["multipliers"] = tuple(raw["multipliers"])
+        raw["extra_up"] = tuple(raw.get("extra_up", ()))
         return UNetConfig(**raw)
 
 
@@ -51,6 +58,8 @@ PRESETS: dict[str, UNetConfig] = {
     # Edge presets work at half size behind a pixel-unshuffle stem: 4x fewer multiply-adds.
     "edge-s": UNetConfig(16, (1, 2, 3, 4), res_blocks=1, stem=2),
     "edge-m": UNetConfig(32, (1, 2, 3, 4), res_blocks=1, stem=2),
+    # edge-s with 4 more blocks at 1/16 and 2 at 1/8 (the "deep-low" candidate of the motion-deblur study)
+    "edge-s-deep": UNetConfig(16, (1, 2, 3, 4), res_blocks=1, stem=2, mid_blocks=4, extra_up=(0, 0, 2, 2)),
 }
 PAPER_PARAMS = {"paper-motion": 27.68e6, "paper-defocus": 33.57e6, "paper-jpeg": 33.57e6, "paper-sr4": 62.25e6}
 
@@ -125,13 +134,17 @@ class UNet(nn.Module):
                 self.down.append(Downsample(c))
                 skip_channels.append(c)
 
-        self.mid = nn.ModuleList([ResBlock(c, c, t_dim), ResBlock(c, c, t_dim)])
+        self.mid = nn.ModuleList([ResBlock(c, c, t_dim) for _ in range(config.mid_blocks)])
 
+        extra = tuple(config.extra_up) + (0,) * (len(mults) - len(config.extra_up))
         self.up = nn.ModuleList()
+        self.extra_up = nn.ModuleDict()  # keyed by the index in self.up they follow: old keys stay put
         for level, m in reversed(list(enumerate(mults))):
             for _ in range(nres + 1):
                 self.up.append(ResBlock(c + skip_channels.pop(), ch * m, t_dim))
                 c = ch * m
+            if extra[level]:
+                self.extra_up[str(len(self.up) - 1)] = nn.ModuleList([ResBlock(c, c, t_dim) for _ in range(extra[level])])
             if level > 0:
                 self.up.append(Upsample(c))
 
@@ -167,11 +180,14 @@ class UNet(nn.Module):
             skips.append(h)
         for block in self.mid:
             h = block(h, temb)
-        for block in self.up:
+        for index, block in enumerate(self.up):
             if isinstance(block, ResBlock):
                 h = block(torch.cat([h, skips.pop()], dim=1), temb)
             else:
                 h = block(h)
+            if str(index) in self.extra_up:
+                for extra in self.extra_up[str(index)]:
+                    h = extra(h, temb)
         out = self.conv_out(F.silu(h))
         return x + (F.pixel_shuffle(out, s) if s > 1 else out)
 
@@ -243,6 +259,24 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> UNet:
     model = UNet(UNetConfig.from_json(meta[CONFIG_KEY]))
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def load_grown(model: UNet, path: str | Path) -> list[str]:
+    """Copy the weights of a smaller trained network (`path`) into `model`, whose config differs
+    from it only by more mid_blocks / extra_up blocks; those start as the identity (zero last
+    convolution), so `model` computes exactly what the smaller one did. Returns the new keys."""
+    small = load(path)
+    grown_fields = {"mid_blocks", "extra_up"}
+    a, b = dataclasses.asdict(small.config), dataclasses.asdict(model.config)
+    if any(a[k] != b[k] for k in a if k not in grown_fields) or small.config.mid_blocks > model.config.mid_blocks:
+        raise ValueError(f"cannot grow {small.config} into {model.config}: only mid_blocks and extra_up may grow")
+    state = model.state_dict()
+    smaller = small.state_dict()
+    missing = [k for k in state if k not in smaller]
+    if any(k not in state or state[k].shape != v.shape for k, v in smaller.items()):
+        raise ValueError(f"{path}: weights do not fit {model.config}")
+    model.load_state_dict(smaller, strict=False)
+    return missing
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

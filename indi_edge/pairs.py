@@ -1,6 +1,6 @@
 """Sources of (clean, degraded) training pairs.
 
-A pair source is anything with
+A pair source (PairSource) is anything with
 
     sample(rng: np.random.Generator, crop: int) -> (x, y)
 
@@ -11,7 +11,7 @@ loop only sees this method: paired folders (here) and synthetic degradations of 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -21,6 +21,15 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 class PairSource(Protocol):
     def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Makes a whole training batch at once on its own device (e.g. motion_batches.MotionDeblurBatches):
+    batch(seed, step, size, crop) -> (x, y) torch float32 [size, 3, crop, crop] in [-1, 1], a pure
+    function of (seed, step)."""
+
+    def batch(self, seed: int, step: int, size: int, crop: int): ...
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -18,8 +18,9 @@ import torch
 
 from indi_edge import nn as unet
 from indi_edge.checkpoint import load_checkpoint, save_checkpoint
+from indi_edge.cpu_features import bf16_skip_reason
 from indi_edge.model_info import ModelInfo
-from indi_edge.pairs import PairSource
+from indi_edge.pairs import BatchSource, PairSource
 from indi_edge.timesampling import sample_t
 from indi_edge.train_config import TrainConfig
 
@@ -42,8 +43,20 @@ def noise_scale(t: np.ndarray, eps: float, schedule: str) -> np.ndarray:
     return (t * eps if schedule == "constant" else eps * np.sqrt(t)).astype(np.float32)
 
 
+def forward_process(x, y, t: np.ndarray, noise, config: TrainConfig):
+    """x_t = (1-t) x + t y + t eps_t n (paper eq. 1 with noise) for numpy arrays or torch tensors
+    [N, C, H, W]; t is numpy [N], noise an array like x or 0."""
+    tb = t[:, None, None, None]
+    scale = noise_scale(tb, config.eps, config.eps_schedule)
+    if not isinstance(x, np.ndarray):  # torch: the per-sample factors go to x's device
+        import torch
+
+        tb, scale = torch.from_numpy(tb).to(x.device), torch.from_numpy(scale).to(x.device)
+    return (1 - tb) * x + tb * y + scale * noise
+
+
 def make_batch(source: PairSource, config: TrainConfig, step: int) -> dict[str, np.ndarray]:
-    """The batch of training step `step`: x, x_t as float32 NCHW and t as [N]."""
+    """The batch of training step `step` from a per-sample source: x, x_t as float32 NCHW and t as [N]."""
     rng = np.random.default_rng([config.seed, step])
     clean, degraded = [], []
     for _ in range(config.batch):
@@ -53,10 +66,29 @@ def make_batch(source: PairSource, config: TrainConfig, step: int) -> dict[str, 
     x = np.stack(clean).transpose(0, 3, 1, 2)
     y = np.stack(degraded).transpose(0, 3, 1, 2)
     t = sample_t(config.p_t, rng, config.batch, config.p_t_a)
-    tb = t[:, None, None, None]
     n = rng.standard_normal(x.shape, dtype=np.float32)
-    x_t = (1 - tb) * x + tb * y + noise_scale(tb, config.eps, config.eps_schedule) * n
+    x_t = forward_process(x, y, t, n, config)
     return {"x": np.ascontiguousarray(x, np.float32), "x_t": np.ascontiguousarray(x_t, np.float32), "t": t}
+
+
+def make_device_batch(source: BatchSource, config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    """The batch of training step `step` from a source that makes whole batches on its device."""
+    x, y = source.batch(config.seed, step, config.batch, config.crop)
+    rng = np.random.default_rng([config.seed, step, 1])
+    t = sample_t(config.p_t, rng, config.batch, config.p_t_a)
+    noise = torch.from_numpy(rng.standard_normal(x.shape, dtype=np.float32)).to(x.device) if config.eps else 0.0
+    return {"x": x, "x_t": forward_process(x, y, t, noise, config), "t": torch.from_numpy(t).to(x.device)}
+
+
+def batches(source, config: TrainConfig, start: int, workers: int, pin_memory: bool):
+    """The batches of steps start+1 .. config.steps, as dicts of tensors.
+
+    A BatchSource (whole batches on the training device) runs in this process; a per-sample
+    PairSource runs in `workers` DataLoader processes."""
+    if isinstance(source, BatchSource):
+        return (make_device_batch(source, config, step) for step in range(start + 1, config.steps + 1))
+    return iter(torch.utils.data.DataLoader(BatchStream(source, config, start, config.steps), batch_size=None,
+                                            num_workers=workers, persistent_workers=False, pin_memory=pin_memory))
 
 
 class BatchStream(torch.utils.data.IterableDataset):
@@ -80,6 +112,8 @@ class MixedPrecision:
         self.device_type = torch.device(device).type
         if amp == "fp16" and self.device_type != "cuda":
             raise ValueError("amp fp16 needs a CUDA device; on a CPU use --amp bf16 (fast with AMX / AVX512-BF16)")
+        if amp == "bf16" and self.device_type == "cpu" and bf16_skip_reason():
+            raise ValueError(f"amp bf16 refused: {bf16_skip_reason()}; train with --amp off (or auto)")
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         self.scaler = torch.amp.GradScaler(self.device_type) if amp == "fp16" else None
 
@@ -94,6 +128,16 @@ class MixedPrecision:
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
+
+
+def choose_amp(amp: str, device: str) -> str:
+    """'auto' -> bf16 where it runs natively (CPUs with AMX / AVX512-BF16 / Arm BF16, CUDA GPUs that
+    support bf16), else 'off'; any other value is returned as given."""
+    if amp != "auto":
+        return amp
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "off"
+    return "off" if bf16_skip_reason() else "bf16"
 
 
 @torch.no_grad()
@@ -118,13 +162,17 @@ def device_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads"
 
 
-def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resume: bool = False,
+def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | Path, *, resume: bool = False,
           device: str = "cpu", workers: int = 0, command: str = "", progress: bool = True,
-          time_limit_s: float | None = None, init: str | Path | None = None) -> dict:
+          time_limit_s: float | None = None, cpu_limit_s: float | None = None,
+          init: str | Path | None = None) -> dict:
     """Train (or resume) into out_dir; returns a summary with the last logged loss.
 
-    time_limit_s stops early (after saving) once that much wall time has passed; the run can be resumed.
-    init starts a new run from existing weights (fine-tuning); they must have this preset's config.
+    time_limit_s / cpu_limit_s stop early (after saving) once that much wall time / process CPU
+    time (all threads) has passed in this call; the run can be resumed. The CPU limit gives runs
+    an equal compute budget on a shared machine. init starts a new run from existing weights
+    (fine-tuning); they must have this preset's config, or one that only adds blocks to it
+    (nn.load_grown).
     """
     from tqdm import tqdm
 
@@ -137,10 +185,10 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
     if config.crop % model.multiple:
         raise ValueError(f"crop {config.crop} must be a multiple of {model.multiple} for preset {config.preset}")
     if init is not None:
-        start_from = unet.load(init)
-        if start_from.config != model.config:
-            raise ValueError(f"--init weights are a {start_from.config}, not preset {config.preset}")
-        model.load_state_dict(start_from.state_dict())
+        try:
+            unet.load_grown(model, init)  # the same config, or this one with blocks added (they start as identity)
+        except ValueError as err:
+            raise ValueError(f"--init weights do not fit preset {config.preset}: {err}") from err
     ema = copy.deepcopy(model).eval()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start, elapsed = 0, 0.0
@@ -153,16 +201,20 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
             raise ValueError(f"resume with a different config ({sorted(differing)}); use a new --out or the same settings")
     (out_dir / "train_config.json").write_text(json.dumps({**dataclasses.asdict(config), "command": command}, indent=2))
 
-    loader = torch.utils.data.DataLoader(BatchStream(source, config, start, config.steps), batch_size=None,
-                                         num_workers=workers, persistent_workers=False, pin_memory=device.startswith("cuda"))
+    stream = batches(source, config, start, workers, pin_memory=device.startswith("cuda"))
     loss_fn = torch.nn.functional.l1_loss if config.loss == "l1" else torch.nn.functional.mse_loss
     precision = MixedPrecision(config.amp, device)
     bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
     t0, running, last = time.perf_counter() - elapsed, [], math.nan
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    data_s, interval_start = 0.0, wall0  # time spent making batches since the last log line (the rest: network)
     step = start
     model.train()
     with (out_dir / LOG).open("a") as log:
-        for step, batch in enumerate(loader, start=start + 1):
+        for step in range(start + 1, config.steps + 1):
+            fetch = time.perf_counter()
+            batch = next(stream)
+            data_s += time.perf_counter() - fetch
             x = batch["x"].to(device, non_blocking=True)
             x_t = batch["x_t"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             t = batch["t"].to(device, non_blocking=True)
@@ -173,11 +225,15 @@ def train(config: TrainConfig, source: PairSource, out_dir: str | Path, *, resum
             precision.step(loss, optimizer)
             update_ema(ema, model, config.ema_decay)
             running.append(loss.item())
-            out_of_time = time_limit_s is not None and time.perf_counter() - t0 > time_limit_s
+            out_of_time = (time_limit_s is not None and time.perf_counter() - wall0 > time_limit_s) or \
+                          (cpu_limit_s is not None and time.process_time() - cpu0 > cpu_limit_s)
             if step % 20 == 0 or step == config.steps or out_of_time:
                 last = float(np.mean(running))
+                now = time.perf_counter()
+                log.write(json.dumps({"step": step, "loss": last, "elapsed_s": now - t0, "cpu_s": time.process_time() - cpu0,
+                                      "data_share": round(data_s / (now - interval_start), 4)}) + "\n")
                 running.clear()
-                log.write(json.dumps({"step": step, "loss": last, "elapsed_s": time.perf_counter() - t0}) + "\n")
+                data_s, interval_start = 0.0, now
                 log.flush()
                 bar.set_postfix(loss=f"{last:.4f}")
             bar.update(1)

@@ -77,7 +77,7 @@ def test_dead_leaves_is_seeded_and_varied():
 
 @pytest.mark.parametrize("task", sorted(data.TASKS))
 def test_synthetic_pairs_shapes_ranges_and_determinism(task):
-    source = data.pair_source(task)
+    source = data.SyntheticPairs(task)  # every task also has the per-sample source (--workers, custom code)
     x, y = source.sample(np.random.default_rng(7), 64)
     x2, y2 = source.sample(np.random.default_rng(7), 64)
     _, y3 = source.sample(np.random.default_rng(8), 64)

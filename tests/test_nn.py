@@ -127,3 +127,18 @@ def test_dynamo_onnx_export_with_dynamic_sizes(tmp_path):
     t = np.array([1.0, 0.5, 0.1], np.float32)
     (out,) = session.run(None, {"x": x, "t": t})
     np.testing.assert_allclose(out, model(torch.from_numpy(x), torch.from_numpy(t)).detach().numpy(), atol=1e-5)
+
+
+def test_grown_network_starts_as_the_trained_smaller_one(tmp_path):
+    """extra_up / mid_blocks start as the identity: load_grown gives the small network's output."""
+    small = randomised(unet.UNet(TINY))
+    unet.save(small, tmp_path / "small.safetensors")
+    grown_config = unet.UNetConfig(8, (1, 2, 2), res_blocks=1, mid_blocks=3, extra_up=(0, 1, 2))
+    grown = unet.UNet(grown_config)
+    added = unet.load_grown(grown, tmp_path / "small.safetensors")
+    assert added and all(k.startswith(("mid.2", "extra_up")) for k in added)
+    x, t = torch.rand(2, 3, 8, 8) * 2 - 1, torch.tensor([1.0, 0.4])
+    torch.testing.assert_close(grown.eval()(x, t), small(x, t))
+    assert unet.UNetConfig.from_json(grown_config.to_json()) == grown_config
+    with pytest.raises(ValueError, match="only mid_blocks and extra_up"):
+        unet.load_grown(unet.UNet(unet.UNetConfig(16, (1, 2, 2), res_blocks=1)), tmp_path / "small.safetensors")

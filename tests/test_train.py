@@ -10,7 +10,8 @@ from indi_edge import nn as unet
 from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import PairedFolder
 from indi_edge.timesampling import P_T, sample_t
-from indi_edge.train import TrainConfig, make_batch, noise_scale, train
+from indi_edge.cpu_features import bf16_skip_reason
+from indi_edge.train import TrainConfig, choose_amp, make_batch, make_device_batch, noise_scale, train
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ def test_resume_continues_where_it_stopped(pairs_dir, tmp_path):
     assert [r["step"] for r in read_log(tmp_path / "split")] == [20, 40]
 
 
+@pytest.mark.skipif(bf16_skip_reason() is not None, reason=str(bf16_skip_reason()))
 def test_bf16_mixed_precision_lowers_the_loss_and_keeps_fp32_weights(pairs_dir, tmp_path):
     torch.set_num_threads(1)
     train(config(steps=80, amp="bf16"), PairedFolder(pairs_dir), tmp_path, progress=False)
@@ -191,3 +193,44 @@ def test_init_starts_from_given_weights(pairs_dir, tmp_path):
     with pytest.raises(ValueError, match="preset"):
         train(config(steps=1, preset="edge-m"), source, tmp_path / "c", progress=False,
               init=tmp_path / "a" / "weights.safetensors")
+
+
+def test_amp_auto_follows_the_cpu(pairs_dir, tmp_path):
+    """auto picks bf16 only where it runs natively; bf16 is refused where it would run emulated."""
+    assert choose_amp("auto", "cpu") == ("off" if bf16_skip_reason() else "bf16")
+    assert choose_amp("off", "cpu") == "off"
+    if bf16_skip_reason():
+        with pytest.raises(ValueError, match="no native bf16"):
+            train(config(steps=1, amp="bf16"), PairedFolder(pairs_dir), tmp_path, progress=False)
+
+
+def test_batch_source_training_resumes_exactly(tmp_path):
+    """A source that makes whole batches (motion-deblur) trains, logs its data share and resumes exactly."""
+    from indi_edge.motion_batches import MotionDeblurBatches
+
+    torch.set_num_threads(1)
+    source = MotionDeblurBatches("cpu", pool_slots=4, pool_size=96)
+    cfg = dict(batch=2, crop=32)
+    train(config(steps=6, save_every=3, **cfg), source, tmp_path / "full", progress=False)
+    train(config(steps=3, save_every=3, **cfg), source, tmp_path / "split", progress=False)
+    train(config(steps=6, save_every=3, **cfg), MotionDeblurBatches("cpu", pool_slots=4, pool_size=96),
+          tmp_path / "split", resume=True, progress=False)
+    full, split = unet.load(tmp_path / "full" / "weights.safetensors"), unet.load(tmp_path / "split" / "weights.safetensors")
+    for a, b in zip(full.state_dict().values(), split.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert 0 <= read_log(tmp_path / "full")[-1]["data_share"] <= 1
+
+
+def test_device_batch_x_t_interpolates(tmp_path):
+    from indi_edge.motion_batches import MotionDeblurBatches
+
+    source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
+    batch = make_device_batch(source, config(batch=3, crop=32), 4)
+    x, y = source.batch(1, 4, 3, 32)
+    t = batch["t"][:, None, None, None]
+    torch.testing.assert_close(batch["x_t"], (1 - t) * x + t * y)
+
+
+def test_cpu_limit_stops_and_saves(pairs_dir, tmp_path):
+    summary = train(config(steps=1000), PairedFolder(pairs_dir), tmp_path, progress=False, cpu_limit_s=0.5)
+    assert summary["step"] < 1000 and (tmp_path / "weights.safetensors").is_file()

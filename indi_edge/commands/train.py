@@ -27,15 +27,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--save-every", type=int, default=d.save_every)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--amp", choices=("off", "bf16", "fp16"), default=d.amp,
-                        help="mixed precision for the forward pass: bf16 (CPUs with AMX/AVX512-BF16, "
-                             "Ampere+ GPUs), fp16 (CUDA, with loss scaling); weights stay fp32 (default %(default)s)")
+    parser.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto",
+                        help="mixed precision for the forward pass: bf16 (CPUs with native bf16: AMX, "
+                             "AVX512-BF16, Arm BF16; Ampere+ GPUs), fp16 (CUDA, with loss scaling); weights stay "
+                             "fp32. auto: bf16 where it runs natively, else off (default %(default)s)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (0: in the training process)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--init", metavar="WEIGHTS", help="start from these weights (fine-tune), e.g. a bundled model's safetensors")
     parser.add_argument("--time-limit", type=float, default=None, metavar="MIN",
                         help="stop (after saving) once this many minutes have passed; resume later with --resume")
+    parser.add_argument("--cpu-limit", type=float, default=None, metavar="MIN",
+                        help="stop (after saving) once this process has used this many CPU minutes (all threads): "
+                             "an equal compute budget for runs compared on a shared machine")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -46,13 +50,13 @@ def pair_source(args):
         return PairedFolder(args.pairs)
     from indi_edge.data import pair_source as task_source
 
-    return task_source(args.task)
+    return task_source(args.task, args.device)
 
 
 def main(args) -> int:
     import torch
 
-    from indi_edge.train import train
+    from indi_edge.train import choose_amp, train
     from indi_edge.train_config import TrainConfig
 
     if args.threads:
@@ -61,11 +65,12 @@ def main(args) -> int:
         preset=args.preset, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, ema_decay=args.ema,
         loss=args.loss, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
         seed=args.seed, task=args.task or "custom", default_steps=args.default_steps, save_every=args.save_every,
-        amp=args.amp,
+        amp=choose_amp(args.amp, args.device),
     )
     summary = train(config, pair_source(args), args.out, resume=args.resume, device=args.device,
                     workers=args.workers, command=args.command_line, progress=not args.quiet,
-                    time_limit_s=None if args.time_limit is None else 60 * args.time_limit, init=args.init)
+                    time_limit_s=None if args.time_limit is None else 60 * args.time_limit,
+                    cpu_limit_s=None if args.cpu_limit is None else 60 * args.cpu_limit, init=args.init)
     print(f"trained to step {summary['step']} in {summary['elapsed_s']:.0f} s, loss {summary['loss']:.4f}; "
           f"weights in {args.out}/weights.safetensors")
     return 0

@@ -1,0 +1,84 @@
+"""Procedural dead-leaves images: scale-invariant occlusion scenes that train restoration networks
+nearly as well as natural photos (the DeadLeavesPlus line of work), at any quantity, with no licence.
+
+Images are float32 [size, size, 3] RGB in [0, 1]. `DeadLeavesPool` keeps a rolling set of fresh ones
+for training: one new image per training step, so a long run sees tens of thousands of them, and the
+pool at step s is a pure function of (seed, s) so a resumed run sees the same images.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+
+def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, coverage: float = 6.0,
+                palette: np.ndarray | None = None) -> np.ndarray:
+    """One dead-leaves image: float32 [size, size, 3] RGB in [0, 1].
+
+    Opaque disks with radii of density ~ r^-3 in [r_min, size/4] (the scale-invariant law of natural
+    images), anti-aliased, each painted over the previous ones; `coverage` is the expected number of
+    disks over each pixel. Colours are uniform in RGB, or drawn from `palette` (uint8 [n, 3] RGB,
+    e.g. pixels of natural photos, whose colour statistics are closer to what a camera sees).
+    """
+    r_max = size / 4
+    mean_r2 = 2 * r_min**2 * math.log(r_max / r_min) / (1 - (r_min / r_max) ** 2)
+    count = int(coverage * size * size / (math.pi * mean_r2))
+    u = rng.random(count)
+    radii = (r_min**-2 - u * (r_min**-2 - r_max**-2)) ** -0.5  # inverse CDF of the r^-3 law
+    centres = rng.random((count, 2)) * size
+    if palette is None:
+        colours = rng.integers(0, 256, (count, 3))
+    else:
+        colours = palette[rng.integers(0, len(palette), count)]
+    canvas = np.zeros((size, size, 3), np.uint8)
+    frac = 16  # cv2 draws with 4 fractional bits: sub-pixel centres and radii
+    for (cx, cy), r, colour in zip(centres, radii, colours):
+        cv2.circle(canvas, (int(cx * frac), int(cy * frac)), int(r * frac), tuple(map(int, colour)),
+                   thickness=-1, lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / np.float32(255.0)
+
+
+def palette_from(images: list[np.ndarray], count: int = 4096, seed: int = 0) -> np.ndarray:
+    """`count` random pixels of float [H, W, 3] images in [0, 1], as uint8 [count, 3] RGB."""
+    rng = np.random.default_rng(seed)
+    picks = []
+    for i in rng.integers(0, len(images), count):
+        img = images[i]
+        picks.append(img[rng.integers(img.shape[0]), rng.integers(img.shape[1])])
+    return np.clip(np.rint(np.array(picks) * 255.0), 0, 255).astype(np.uint8)
+
+
+class DeadLeavesPool:
+    """The `slots` most recent dead-leaves images of a training run, one rendered per step.
+
+    `at(step)` returns the pool as of `step`: slot s % slots holds the image of the latest step s'
+    <= step with s' % slots == slot, drawn from a generator seeded by (seed, s'). Stepping forward
+    renders one image; jumping (a resume) renders the whole pool again.
+    """
+
+    def __init__(self, seed: int, slots: int = 64, size: int = 256, palette: np.ndarray | None = None,
+                 convert: Callable[[np.ndarray], Any] = lambda img: img):
+        """`convert` turns each rendered image into what the pool holds (e.g. a tensor on a GPU)."""
+        if slots < 1 or size < 16:
+            raise ValueError(f"DeadLeavesPool needs slots >= 1 and size >= 16, got {slots}, {size}")
+        self.seed, self.slots, self.size, self.palette, self.convert = seed, slots, size, palette, convert
+        self.images: list[Any] = [None] * slots
+        self.step: int | None = None
+
+    def render(self, step: int) -> np.ndarray:
+        # step may be as low as 1 - slots (a young pool): shifted, the seed entry stays >= 0
+        rng = np.random.default_rng([self.seed, 0xDEAD, step + self.slots])
+        return dead_leaves(rng, self.size, palette=self.palette)
+
+    def at(self, step: int) -> list[Any]:
+        if self.step is not None and 0 <= step - self.step <= self.slots // 2:
+            fresh = range(self.step + 1, step + 1)
+        else:
+            fresh = range(step - self.slots + 1, step + 1)
+        for s in fresh:
+            self.images[s % self.slots] = self.convert(self.render(s))
+        self.step = step
+        return self.images

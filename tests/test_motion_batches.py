@@ -1,0 +1,78 @@
+"""Batch-at-once motion-deblur pairs: FFT blur equals degrade.blur, batches are a pure function of
+(seed, step), identity kernels leave sharp samples unchanged, the dead-leaves pool resumes exactly."""
+import numpy as np
+import pytest
+import torch
+
+from indi_edge import batch_ops, degrade
+from indi_edge.dead_leaves import DeadLeavesPool
+from indi_edge.motion_batches import MotionDeblurBatches
+from indi_edge.pairs import BatchSource
+
+
+@pytest.fixture(scope="module")
+def source():
+    return MotionDeblurBatches("cpu", pool_slots=4, pool_size=96)
+
+
+@pytest.mark.parametrize("shape", [(70, 70), (64, 90), (79, 81)])
+def test_fft_blur_is_the_true_convolution_in_the_inner_part(shape):
+    rng = np.random.default_rng(1)
+    img = rng.random((*shape, 3)).astype(np.float32)
+    kernels = degrade.motion_blur_kernels(rng, np.array([5.0, 20.0]), 31)
+    windows = torch.from_numpy(np.stack([img, img[::-1].copy()]).transpose(0, 3, 1, 2).copy())
+    out = batch_ops.blur_valid(windows, torch.from_numpy(kernels)).numpy().transpose(0, 2, 3, 1)
+    assert out.shape == (2, shape[0] - 30, shape[1] - 30, 3)
+    for i, source in enumerate((img, img[::-1].copy())):
+        expected = degrade.blur(source, kernels[i])[15:-15, 15:-15]
+        np.testing.assert_allclose(out[i], expected, atol=1e-5)
+
+
+def test_fft_size_is_smooth_and_not_smaller():
+    for n in (1, 7, 79, 158, 161, 1000):
+        m = batch_ops.fft_size(n)
+        r = m
+        for p in (2, 3, 5):
+            while r % p == 0:
+                r //= p
+        assert m >= n and r == 1 and m < 2 * n + 2
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(source):
+    assert isinstance(source, BatchSource)
+    x, y = source.batch(0, 5, 6, 32)
+    assert x.shape == y.shape == (6, 3, 32, 32) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1 and y.min() >= -1 - 1e-5 and y.max() <= 1 + 1e-5
+    fresh = MotionDeblurBatches("cpu", pool_slots=4, pool_size=96)
+    x2, y2 = fresh.batch(0, 5, 6, 32)  # a resumed run: a new source asked for the same step
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    x3, _ = source.batch(0, 6, 6, 32)
+    assert not torch.equal(x, x3)
+
+
+def test_identity_kernels_keep_sharp_samples_and_others_blur():
+    sharp_only = MotionDeblurBatches("cpu", sharp_share=1.0, pool_slots=2, pool_size=96)
+    x, y = sharp_only.batch(0, 1, 4, 32)
+    torch.testing.assert_close(x, y, atol=1e-5, rtol=0)
+    blurred = MotionDeblurBatches("cpu", sharp_share=0.0, length=(10.0, 20.0), pool_slots=2, pool_size=96)
+    x, y = blurred.batch(0, 1, 4, 32)
+    assert ((x - y).abs().mean(dim=(1, 2, 3)) > 1e-3).all()
+
+
+def test_dead_leaves_pool_after_steps_equals_a_fresh_pool_at_that_step():
+    stepped = DeadLeavesPool(seed=3, slots=4, size=32)
+    for step in range(1, 8):
+        images = stepped.at(step)
+    jumped = DeadLeavesPool(seed=3, slots=4, size=32).at(7)
+    assert all(np.array_equal(a, b) for a, b in zip(images, jumped))
+    assert not np.array_equal(images[0], images[1])
+
+
+def test_batched_kernels_match_single_kernels_and_sum_to_one():
+    lengths = np.array([0.0, 3.0, 27.0])
+    kernels = degrade.motion_blur_kernels(np.random.default_rng(2), lengths, 31)
+    assert kernels.shape == (3, 31, 31)
+    np.testing.assert_allclose(kernels.sum(axis=(1, 2)), 1.0, atol=1e-5)
+    assert kernels[0][15, 15] == pytest.approx(1.0)  # extent 0: the identity
+    single = degrade.motion_blur_kernels(np.random.default_rng(2), lengths[:1], 31)
+    np.testing.assert_array_equal(single[0], degrade.motion_blur_kernel(np.random.default_rng(2), 31, length=0.0))
