@@ -307,12 +307,15 @@ class HeldoutPair:
     description: str
 
 
-def heldout_pairs(task: str, seed: int = 0, size: int = 256, limit: int | None = None) -> list[HeldoutPair]:
+def heldout_pairs(task: str, seed: int = 0, size: int = 256, limit: int | None = None,
+                  spec=None) -> list[HeldoutPair]:
     """The fixed evaluation protocol: the centre size x size crop of each held-out image
     (size a multiple of 16), degraded with the task's degradation drawn from a generator seeded
     by (seed, task, image name), so every image keeps its degradation whatever `limit` is.
-    As in training, the crop is degraded with `margin` real pixels around it. See docs/DATA.md."""
-    spec = get_task(task)
+    As in training, the crop is degraded with `margin` real pixels around it. See docs/DATA.md.
+    `spec` replaces the task's settings (e.g. MotionDeblur(length=(8, 16)) for one blur-extent
+    bucket); the seeds stay those of `task`, so each image keeps its shake shape across buckets."""
+    spec = get_task(task) if spec is None else spec
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16 or size % 16:
         raise ValueError(f"size must be a positive multiple of 16, got {size!r}")
     images = heldout_images()[:limit] if limit is not None else heldout_images()

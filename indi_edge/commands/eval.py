@@ -40,6 +40,12 @@ def main(args) -> int:
         baselines=not args.no_baselines, progress=not args.quiet)
     result["weights"] = str(args.weights)
     table = evaluate.markdown_table(result)
+    if task == "motion-deblur":
+        result["extent_sweep"] = evaluate.extent_sweep(
+            model_fn, steps=args.steps, sampler=result["sampler"], eps=result["eps"], seed=args.seed,
+            eps_schedule=result["eps_schedule"], size=args.size, limit=args.limit)
+        table += "\n\nGain over the blurred input by blur extent (mean over images, worst image in brackets), " \
+                 "and sharp frames passed through:\n\n" + evaluate.sweep_table(result["extent_sweep"])
     print(table)
     out = Path(args.out)
     evaluate.write_json(result, out / f"eval_{task}.json")
