@@ -39,24 +39,9 @@ def fft_size(n: int) -> int:
         m += 1
 
 
-def random_windows(images: list[torch.Tensor], rng: np.random.Generator, count: int, size: int) -> torch.Tensor:
-    """`count` random size x size windows, each from a random image of `images` ([C, H, W] tensors
-    at least size x size, on one device) -> [count, C, size, size]."""
-    picks = rng.integers(0, len(images), count)
-    out = []
-    for i in picks:
-        img = images[i]
-        top = int(rng.integers(img.shape[1] - size + 1))
-        left = int(rng.integers(img.shape[2] - size + 1))
-        out.append(img[:, top:top + size, left:left + size])
-    return torch.stack(out)
-
-
-def flip_rotate(batches: tuple[torch.Tensor, ...], rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """The same random one of the 8 flips/90-degree rotations applied to sample i of every batch."""
-    n = batches[0].shape[0]
-    turns = rng.integers(0, 4, n)
-    flips = rng.integers(0, 2, n).astype(bool)
+def flip_rotate(batches: tuple[torch.Tensor, ...], turns: np.ndarray, flips: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """Sample i of every batch turned by turns[i] quarter turns, then mirrored where flips[i]:
+    one of the 8 symmetries of the square, the same for every batch."""
     out = []
     for batch in batches:
         samples = [torch.rot90(s, int(k), dims=(1, 2)) for s, k in zip(batch, turns)]

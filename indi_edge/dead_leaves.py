@@ -56,7 +56,8 @@ class DeadLeavesPool:
 
     `at(step)` returns the pool as of `step`: slot s % slots holds the image of the latest step s'
     <= step with s' % slots == slot, drawn from a generator seeded by (seed, s'). Stepping forward
-    renders one image; jumping (a resume) renders the whole pool again.
+    renders one image; jumping (a resume) renders the whole pool again. `put` stores a step's image
+    rendered elsewhere (by a DataLoader worker, with `render`).
     """
 
     def __init__(self, seed: int, slots: int = 64, size: int = 256, palette: np.ndarray | None = None,
@@ -82,3 +83,10 @@ class DeadLeavesPool:
             self.images[s % self.slots] = self.convert(self.render(s))
         self.step = step
         return self.images
+
+    def put(self, step: int, image: Any) -> None:
+        """Store the (converted) image of `step`, rendered elsewhere; the pool must be at step - 1."""
+        if self.step != step - 1:
+            raise ValueError(f"the pool is at step {self.step}; put() needs step {self.step + 1 if self.step is not None else 'at() first'}")
+        self.images[step % self.slots] = image
+        self.step = step

@@ -3,9 +3,15 @@
 Per sample: a window of a natural training photo or of a fresh dead-leaves image, a new camera-shake
 kernel (some of them the identity, so the network learns to leave sharp frames alone), an FFT
 blur on the device, the same flip/rotation of both images. Every batch is a pure function of
-(seed, step), so a resumed run sees the batches the uninterrupted one would have. Needs torch.
+(seed, step), so a resumed run sees the batches the uninterrupted one would have.
+
+A batch is made in two halves: `plan` draws every random choice and does the sequential host work
+(shake kernels, the step's new dead-leaves image) in numpy, so DataLoader worker processes can run
+it ahead for a GPU; `realise` does the pixel work (crops, blur, flips) with torch on the device.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -13,6 +19,20 @@ import torch
 from indi_edge import batch_ops, degrade
 from indi_edge.data import MotionDeblur, train_images
 from indi_edge.dead_leaves import DeadLeavesPool, palette_from
+
+
+@dataclasses.dataclass
+class BatchPlan:
+    """Everything random about one batch (numpy, picklable)."""
+    step: int
+    seed: int
+    crop: int
+    sources: np.ndarray       # [B] index into the photos, or -1 - slot for a dead-leaves pool slot
+    corners: np.ndarray       # [B, 2] top, left of each window
+    kernels: np.ndarray       # [B, k, k] float32
+    turns: np.ndarray         # [B] quarter turns
+    flips: np.ndarray         # [B] bool
+    new_leaves: np.ndarray    # the dead-leaves image of this step, float32 [S, S, 3]
 
 
 class MotionDeblurBatches:
@@ -34,35 +54,54 @@ class MotionDeblurBatches:
         self.task, self.length = task, length
         self.sharp_share, self.dead_leaves_share = sharp_share, dead_leaves_share
         photos = [img for _, img in train_images(dead_leaves_count=0)]
+        self.photo_shapes = [img.shape[:2] for img in photos]
         self.photos = [self.to_device(img) for img in photos]
         self.palette = palette_from(photos)
         self.pool_slots, self.pool_size = pool_slots, pool_size
-        self.pools: dict[int, DeadLeavesPool] = {}  # one per seed
+        self.pool: DeadLeavesPool | None = None  # on the device, filled by realise
+
+    def __getstate__(self):  # DataLoader workers only plan: they need no device tensors
+        return {**self.__dict__, "photos": None, "pool": None}
 
     def to_device(self, img: np.ndarray) -> torch.Tensor:
         """float32 [H, W, 3] in [0, 1] -> [3, H, W] on the device."""
         return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(self.device)
 
-    def pool(self, seed: int) -> DeadLeavesPool:
-        if seed not in self.pools:
-            self.pools[seed] = DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device)
-        return self.pools[seed]
+    def leaves_pool(self, seed: int) -> DeadLeavesPool:
+        return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device)
 
-    def batch(self, seed: int, step: int, size: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
-        margin = self.task.margin
-        window = crop + 2 * margin
+    def plan(self, seed: int, step: int, size: int, crop: int) -> BatchPlan:
+        window = crop + 2 * self.task.margin
         if window > self.pool_size:
-            raise ValueError(f"crop {crop} + 2 x {margin} margin exceeds the dead-leaves size {self.pool_size}")
+            raise ValueError(f"crop {crop} + 2 x {self.task.margin} margin exceeds the dead-leaves size {self.pool_size}")
         rng = np.random.default_rng([seed, step, 0xB10B])
         leaves = int(round(size * self.dead_leaves_share))
-        windows = [batch_ops.random_windows(self.photos, rng, size - leaves, window)] if size > leaves else []
-        if leaves:
-            windows.append(batch_ops.random_windows(self.pool(seed).at(step), rng, leaves, window))
-        clean = torch.cat(windows)
+        sources = np.concatenate([rng.integers(0, len(self.photo_shapes), size - leaves),
+                                  -1 - rng.integers(0, self.pool_slots, leaves)])
+        shapes = [self.photo_shapes[s] if s >= 0 else (self.pool_size, self.pool_size) for s in sources]
+        corners = np.array([[rng.integers(h - window + 1), rng.integers(w - window + 1)] for h, w in shapes])
         lengths = rng.uniform(*self.length, size)
         lengths[rng.random(size) < self.sharp_share] = 0.0
         kernels = degrade.motion_blur_kernels(rng, lengths, self.task.kernel_size)
-        blurred = batch_ops.blur_valid(clean, torch.from_numpy(kernels).to(self.device))
-        sharp = clean[..., margin:margin + crop, margin:margin + crop]
-        sharp, blurred = batch_ops.flip_rotate((sharp, blurred), rng)
+        turns, flips = rng.integers(0, 4, size), rng.integers(0, 2, size).astype(bool)
+        new_leaves = self.leaves_pool(seed).render(step) if leaves else np.zeros((0, 0, 3), np.float32)
+        return BatchPlan(step, seed, crop, sources, corners, kernels, turns, flips, new_leaves)
+
+    def realise(self, plan: BatchPlan) -> tuple[torch.Tensor, torch.Tensor]:
+        if plan.new_leaves.size:
+            if self.pool is None or self.pool.seed != plan.seed:
+                self.pool = self.leaves_pool(plan.seed)
+            self.pool.at(plan.step - 1)  # renders here only after a jump (start, resume)
+            self.pool.put(plan.step, self.to_device(plan.new_leaves))
+        margin = self.task.margin
+        window = plan.crop + 2 * margin
+        images = [self.photos[s] if s >= 0 else self.pool.images[-1 - s] for s in plan.sources]
+        clean = torch.stack([img[:, top:top + window, left:left + window]
+                             for img, (top, left) in zip(images, plan.corners)])
+        blurred = batch_ops.blur_valid(clean, torch.from_numpy(plan.kernels).to(self.device))
+        sharp = clean[..., margin:margin + plan.crop, margin:margin + plan.crop]
+        sharp, blurred = batch_ops.flip_rotate((sharp, blurred), plan.turns, plan.flips)
         return sharp * 2.0 - 1.0, blurred * 2.0 - 1.0
+
+    def batch(self, seed: int, step: int, size: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.realise(self.plan(seed, step, size, crop))

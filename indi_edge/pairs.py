@@ -25,11 +25,13 @@ class PairSource(Protocol):
 
 @runtime_checkable
 class BatchSource(Protocol):
-    """Makes a whole training batch at once on its own device (e.g. motion_batches.MotionDeblurBatches):
-    batch(seed, step, size, crop) -> (x, y) torch float32 [size, 3, crop, crop] in [-1, 1], a pure
-    function of (seed, step)."""
+    """Makes a whole training batch at once on its own device (e.g. motion_batches.MotionDeblurBatches),
+    a pure function of (seed, step), in two halves: plan (numpy, picklable: may run in DataLoader
+    workers) and realise -> (x, y) torch float32 [size, 3, crop, crop] in [-1, 1] on the device."""
 
-    def batch(self, seed: int, step: int, size: int, crop: int): ...
+    def plan(self, seed: int, step: int, size: int, crop: int): ...
+
+    def realise(self, plan): ...
 
 
 def read_rgb(path: Path) -> np.ndarray:

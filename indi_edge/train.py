@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import math
 import platform
@@ -71,37 +72,58 @@ def make_batch(source: PairSource, config: TrainConfig, step: int) -> dict[str, 
     return {"x": np.ascontiguousarray(x, np.float32), "x_t": np.ascontiguousarray(x_t, np.float32), "t": t}
 
 
-def make_device_batch(source: BatchSource, config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
-    """The batch of training step `step` from a source that makes whole batches on its device."""
-    x, y = source.batch(config.seed, step, config.batch, config.crop)
+def make_device_batch(x: torch.Tensor, y: torch.Tensor, config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    """The batch of training step `step` from pairs (x, y) already on the training device."""
     rng = np.random.default_rng([config.seed, step, 1])
     t = sample_t(config.p_t, rng, config.batch, config.p_t_a)
     noise = torch.from_numpy(rng.standard_normal(x.shape, dtype=np.float32)).to(x.device) if config.eps else 0.0
     return {"x": x, "x_t": forward_process(x, y, t, noise, config), "t": torch.from_numpy(t).to(x.device)}
 
 
-def batches(source, config: TrainConfig, start: int, workers: int, pin_memory: bool):
-    """The batches of steps start+1 .. config.steps, as dicts of tensors.
-
-    A BatchSource (whole batches on the training device) runs in this process; a per-sample
-    PairSource runs in `workers` DataLoader processes."""
-    if isinstance(source, BatchSource):
-        return (make_device_batch(source, config, step) for step in range(start + 1, config.steps + 1))
-    return iter(torch.utils.data.DataLoader(BatchStream(source, config, start, config.steps), batch_size=None,
-                                            num_workers=workers, persistent_workers=False, pin_memory=pin_memory))
+def tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v) for k, v in batch.items()}
 
 
-class BatchStream(torch.utils.data.IterableDataset):
-    """Batches for steps [start, stop), split across DataLoader workers in step order."""
+class StepStream(torch.utils.data.IterableDataset):
+    """make(step) for steps start+1 .. stop, split across DataLoader workers in step order."""
 
-    def __init__(self, source: PairSource, config: TrainConfig, start: int, stop: int):
-        self.source, self.config, self.start, self.stop = source, config, start, stop
+    def __init__(self, make, start: int, stop: int):
+        self.make, self.start, self.stop = make, start, stop
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        for step in range(self.start + worker, self.stop, workers):
-            yield {k: torch.from_numpy(v) for k, v in make_batch(self.source, self.config, step).items()}
+        for step in range(self.start + 1 + worker, self.stop + 1, workers):
+            yield self.make(step)
+
+
+def as_is(item):
+    return item
+
+
+def per_sample_batch(source: PairSource, config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    # Optimisation step s has always used make_batch(s - 1): kept, so older runs resume on the same data.
+    return tensors(make_batch(source, config, step - 1))
+
+
+def batches(source, config: TrainConfig, start: int, workers: int, pin_memory: bool):
+    """The batches of steps start+1 .. config.steps, as dicts of tensors.
+
+    A per-sample PairSource runs entirely in `workers` DataLoader processes (0: this one). A
+    BatchSource plans there and realises its pixels here, on the training device."""
+    planned = isinstance(source, BatchSource)
+    if planned:
+        make = functools.partial(source.plan, config.seed, size=config.batch, crop=config.crop)
+    else:
+        make = functools.partial(per_sample_batch, source, config)
+    if workers:
+        items = iter(torch.utils.data.DataLoader(StepStream(make, start, config.steps), batch_size=None,
+                                                 collate_fn=as_is, num_workers=workers, pin_memory=pin_memory))
+    else:
+        items = (make(step) for step in range(start + 1, config.steps + 1))
+    if planned:
+        return (make_device_batch(*source.realise(plan), config, plan.step) for plan in items)
+    return items
 
 
 class MixedPrecision:

@@ -219,14 +219,18 @@ def test_batch_source_training_resumes_exactly(tmp_path):
     for a, b in zip(full.state_dict().values(), split.state_dict().values()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert 0 <= read_log(tmp_path / "full")[-1]["data_share"] <= 1
+    train(config(steps=6, save_every=3, **cfg), source, tmp_path / "workers", progress=False, workers=2)
+    with_workers = unet.load(tmp_path / "workers" / "weights.safetensors")
+    for a, b in zip(full.state_dict().values(), with_workers.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)  # planning in worker processes changes nothing
 
 
 def test_device_batch_x_t_interpolates(tmp_path):
     from indi_edge.motion_batches import MotionDeblurBatches
 
     source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
-    batch = make_device_batch(source, config(batch=3, crop=32), 4)
     x, y = source.batch(1, 4, 3, 32)
+    batch = make_device_batch(x, y, config(batch=3, crop=32), 4)
     t = batch["t"][:, None, None, None]
     torch.testing.assert_close(batch["x_t"], (1 - t) * x + t * y)
 
