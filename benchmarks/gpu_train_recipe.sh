@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The motion-deblur GPU training recipe: one command, a fixed wall time, everything in one folder.
+#
+#   benchmarks/gpu_train_recipe.sh [OUTDIR]        (default: $OUT, else ./gpu_train_out)
+#
+# Trains motion-deblur on the GPU for MINUTES (default 6.5, so training + evaluation fit a 9-minute
+# slot), the pairs made on the GPU (motion_batches: crops, FFT blur and dead-leaves pool on the device;
+# kernels and the step's new dead-leaves image planned by WORKERS DataLoader processes), then
+# evaluates the weights on the CPU (held-out protocol, N = 1, 2, 4, 8, blur-extent buckets, sharp
+# pass-through) and writes to OUTDIR: weights.safetensors, log.jsonl, train_config.json, train.log,
+# eval_motion-deblur.{json,md}, eval.log, summary.txt. Without a GPU it runs the same on the CPU
+# (DEVICE=cpu), which is how it is tested here.
+#
+# Settings (environment): PRESET (edge-s-deep), INIT (the bundled motion-deblur weights, grown into
+# PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
+# MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3).
+#
+# The training corpus reads PyWavelets' and the held-out protocol sporco's image files: where those
+# packages are missing (the H200 image lacks both), install their wheels with --no-deps first (see
+# docs/GPU.md, "Training on a lent GPU").
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-${OUT:-$PWD/gpu_train_out}}"
+mkdir -p "$out"
+py="${PYTHON:-python3}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+device="${DEVICE:-$("$py" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}"
+workers="${WORKERS:-$(( $(nproc) - 2 < 12 ? $(nproc) - 2 : 12 ))}"
+[ "$workers" -ge 0 ] || workers=0
+preset="${PRESET:-edge-s-deep}"
+init="${INIT:-indi_edge/models/motion-deblur.safetensors}"
+init_args=()
+[ "$init" = "none" ] || init_args=(--init "$init")
+run="$out/run"
+
+echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min" | tee "$out/summary.txt"
+"$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
+    --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --ema 0.999 --p-t bias_t1 \
+    --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
+    --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
+train_rc=$?
+tail -n 3 "$out/train.log" | tee -a "$out/summary.txt"
+cp "$run/weights.safetensors" "$run/log.jsonl" "$run/train_config.json" "$out/" 2>/dev/null
+[ "$train_rc" -eq 0 ] || { echo "training FAILED (rc $train_rc): see train.log" | tee -a "$out/summary.txt"; exit "$train_rc"; }
+
+# The data share of the last logged intervals: is the GPU waiting for pairs?
+"$py" - "$run/log.jsonl" <<'EOF' | tee -a "$out/summary.txt"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+tail = rows[-5:]
+print(f"{rows[-1]['step']} steps in {rows[-1]['elapsed_s'] / 60:.1f} min; last loss {rows[-1]['loss']:.4f}; "
+      f"data share of the step (last {len(tail)} log lines): {sum(r.get('data_share', 0) for r in tail) / len(tail):.0%}")
+EOF
+
+CUDA_VISIBLE_DEVICES="" "$py" -m indi_edge.cli eval "$out/weights.safetensors" --task motion-deblur --steps 1 2 4 8 \
+    --no-baselines --quiet --out "$out" > "$out/eval.log" 2>&1
+eval_rc=$?
+cat "$out/eval.log" >> "$out/summary.txt"
+rm -f "$out/eval_motion-deblur.png"  # the JSON and Markdown hold the numbers
+exit "$eval_rc"
