@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 
 import numpy as np
 
 from indi_edge import frames, sampling, tiling
 from indi_edge.backends import Backend, open_backend
+from indi_edge.budget import StepBudget
 from indi_edge.model_info import ModelInfo
 
 
@@ -61,13 +63,21 @@ class Restorer:
     overlap: pixels shared by neighbouring tiles (default tiling.DEFAULT_OVERLAP).
     frozen_noise: reuse one noise field for every frame of the same size (no flicker in video).
     providers, threads: ONNX Runtime execution providers and intra-op threads (0: its default).
+    budget_ms: a per-frame latency budget: `run`/`run_batch` then choose, per frame size, the largest
+        step count that fits (indi_edge.budget.StepBudget, measured on the first frames of each
+        size); `steps` is then ignored by them. budget: a StepBudget to use instead (e.g. with
+        its own clock).
     """
 
     def __init__(self, engine, *, steps: int | None = None, eps: float | None = None,
                  sampler: str | None = None, eps_schedule: str | None = None, seed: int = 0,
                  tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
-                 providers=None, threads: int = 0):
+                 providers=None, threads: int = 0, budget_ms: float | None = None,
+                 budget: StepBudget | None = None):
         self.backend: Backend = open_backend(engine, providers=providers, threads=threads)
+        if budget_ms is not None and budget is not None:
+            raise ValueError("pass budget_ms or budget, not both")
+        self.budget = StepBudget(budget_ms) if budget_ms is not None else budget
         info = self.backend.info
         self.steps = info.steps if steps is None else steps
         self.eps = info.eps if eps is None else eps
@@ -127,18 +137,35 @@ class Restorer:
         for i, layout in enumerate(layouts):
             groups.setdefault(layout, []).append(i)
         for layout, idx in groups.items():
+            key = (layout, len(idx), id(self.backend))  # what the latency depends on
+            steps = self.budget.steps(key) if self.budget else self.steps
+            clock = self.budget.clock if self.budget else time.perf_counter
+            start = clock()
             x = np.concatenate([frames.to_tensor(frames_in[i], self.multiple)[0] for i in idx])
-            restored = self.restore_array(x)
+            loop_start = clock()
+            restored = self.restore_array(x, steps=steps)
+            loop_s = clock() - loop_start
             for j, i in enumerate(idx):
                 out[i] = frames.from_tensor(restored[j], layout, frames.alpha_of(frames_in[i], layout))
+            if self.budget:
+                self.budget.record(key, steps, (clock() - start) / len(idx), loop_s / len(idx))
         return out
+
+    def budget_choices(self) -> dict[str, dict]:
+        """With a budget: per frame size seen ("WxH", batch), the step count in use and its p90 ms."""
+        if not self.budget:
+            return {}
+        return {f"{layout.width}x{layout.height}" + (f" x{batch}" if batch > 1 else ""): choice
+                for (layout, batch, _), choice in self.budget.chosen().items()}
 
     # --- tensors ------------------------------------------------------------------------------
 
-    def restore_array(self, y: np.ndarray) -> np.ndarray:
-        """y [N, 3, H, W] float32 RGB in [-1, 1], H and W multiples of self.multiple -> x_0, same shape.
+    def restore_array(self, y: np.ndarray, steps: int | None = None) -> np.ndarray:
+        """y [N, 3, H, W] float32 RGB in [-1, 1], H and W multiples of self.multiple -> x_0, same shape,
+        in `steps` InDI steps (default self.steps).
 
         Consumes N frame numbers of noise (none with frozen_noise)."""
+        steps = self.steps if steps is None else steps
         if not isinstance(y, np.ndarray) or y.ndim != 4 or y.shape[1] != 3 or y.dtype != np.float32:
             raise ValueError(f"expected y as a [N, 3, H, W] float32 array, got "
                              f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}")
@@ -150,7 +177,7 @@ class Restorer:
         tile = self._tile_for(y.shape[2], y.shape[3])
 
         def restore_window(window: np.ndarray, top: int, left: int) -> np.ndarray:
-            return self.backend.restore(window, self.steps, sampler=self.sampler, eps=self.eps,
+            return self.backend.restore(window, steps, sampler=self.sampler, eps=self.eps,
                                         eps_schedule=self.eps_schedule, rng=noise.window(top, left))
 
         if not tile:
