@@ -20,6 +20,8 @@ import time
 import warnings
 from typing import Callable, Hashable
 
+import numpy as np
+
 STEP_CHOICES = (1, 2, 3, 4, 6, 8)
 
 
@@ -105,3 +107,30 @@ class StepBudget:
     def chosen(self) -> dict[Hashable, dict]:
         """Per key: the N in use, whether it is settled, and the p90 ms it was settled on."""
         return {k: {"steps": p.steps, "settled": p.settled, "p90_ms": p.p90_ms} for k, p in self.plans.items()}
+
+
+def calibrate(restorer, sizes: list[tuple[int, int]], max_frames: int = 60) -> dict[str, dict]:
+    """Run a budgeted Restorer on stand-in frames of each (width, height) until its step count for
+    that size is settled (at most max_frames frames a size); returns restorer.budget_choices().
+    The network's time does not depend on what the frame shows, so noise frames will do."""
+    if restorer.budget is None:
+        raise ValueError("calibrate needs a Restorer made with budget_ms")
+    rng = np.random.default_rng(0)
+    for width, height in sizes:
+        frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        for _ in range(max_frames):
+            restorer.run(frame)
+            if all(choice["settled"] for choice in restorer.budget.chosen().values()):
+                break
+    return restorer.budget_choices()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"a frame size is WIDTHxHEIGHT, e.g. 1280x720; got {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"a frame size must be positive, got {text!r}")
+    return width, height

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,6 +19,16 @@ from indi_edge import frames, sampling, tiling
 from indi_edge.backends import Backend, open_backend
 from indi_edge.budget import StepBudget
 from indi_edge.model_info import ModelInfo
+
+
+class BudgetKey(NamedTuple):
+    """What a frame's latency depends on: its layout, how many frames share a call, the backend."""
+    layout: frames.FrameLayout
+    batch: int
+    backend: int  # id() of the backend
+
+    def __str__(self) -> str:
+        return f"{self.layout.width}x{self.layout.height}" + (f" x{self.batch}" if self.batch > 1 else "")
 
 
 class NoiseField:
@@ -137,7 +148,7 @@ class Restorer:
         for i, layout in enumerate(layouts):
             groups.setdefault(layout, []).append(i)
         for layout, idx in groups.items():
-            key = (layout, len(idx), id(self.backend))  # what the latency depends on
+            key = BudgetKey(layout, len(idx), id(self.backend))  # what the latency depends on
             steps = self.budget.steps(key) if self.budget else self.steps
             clock = self.budget.clock if self.budget else time.perf_counter
             start = clock()
@@ -155,8 +166,7 @@ class Restorer:
         """With a budget: per frame size seen ("WxH", batch), the step count in use and its p90 ms."""
         if not self.budget:
             return {}
-        return {f"{layout.width}x{layout.height}" + (f" x{batch}" if batch > 1 else ""): choice
-                for (layout, batch, _), choice in self.budget.chosen().items()}
+        return {str(key): choice for key, choice in self.budget.chosen().items()}
 
     # --- tensors ------------------------------------------------------------------------------
 

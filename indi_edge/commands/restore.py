@@ -13,6 +13,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--camera", type=int, metavar="N", help="read from camera N instead of SRC")
     parser.add_argument("--model", default="motion-deblur", help="bundled model name or .onnx/.pt2 file")
     parser.add_argument("--steps", type=int, help="InDI steps (default: the model's)")
+    parser.add_argument("--budget-ms", type=float, metavar="MS",
+                        help="per-frame latency budget: per frame size, the most steps (1-8) that fit (replaces --steps)")
     parser.add_argument("--eps", type=float, help="noise level (default: the model's)")
     parser.add_argument("--tile", type=int, help="tile size in pixels (default: automatic for large frames; 0: never)")
     parser.add_argument("--overlap", type=int, help="pixels shared by neighbouring tiles")
@@ -34,7 +36,10 @@ def main(args) -> int:
     if not isinstance(src, int) and not src.exists():
         raise FileNotFoundError(f"no image, folder or video at {src}")
     restorer = Restorer(args.model, steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile,
-                        overlap=args.overlap, frozen_noise=args.frozen_noise, providers=args.providers)
+                        overlap=args.overlap, frozen_noise=args.frozen_noise, providers=args.providers,
+                        budget_ms=args.budget_ms)
+    if args.budget_ms is not None and args.steps is not None:
+        raise ValueError("--budget-ms chooses the step count itself: drop --steps")
     out = Path(args.output)
     if isinstance(src, int) or src.suffix.lower() in video.READ_VIDEO_SUFFIXES:
         summary = video.restore_video(restorer, src, out, compare=args.compare, progress=not args.quiet,
@@ -49,4 +54,7 @@ def main(args) -> int:
     else:
         raise ValueError(f"{src}: expected an image {video.IMAGE_SUFFIXES}, a folder, or a video "
                          f"{video.READ_VIDEO_SUFFIXES}")
+    for size, choice in restorer.budget_choices().items():
+        print(f"budget {args.budget_ms:g} ms, {size}: N={choice['steps']}"
+              + (f" (p90 {choice['p90_ms']:.1f} ms/frame)" if choice["settled"] else " (still measuring)"))
     return 0
