@@ -73,6 +73,9 @@ class Restorer:
     tile: tile size in pixels; None tiles automatically above tiling.AUTO_TILE_PIXELS, 0 never.
     overlap: pixels shared by neighbouring tiles (default tiling.DEFAULT_OVERLAP).
     frozen_noise: reuse one noise field for every frame of the same size (no flicker in video).
+    backend: how an .onnx model runs on the CPU: "auto" (the fastest path for this CPU and the
+        installed packages, backends/choice.py), "onnxruntime", "openvino", "openvino-bf16",
+        "torch-bf16" or "torch-fp32"; `providers` says which one was taken.
     providers, threads: ONNX Runtime execution providers and intra-op threads (0: its default).
     budget_ms: a per-frame latency budget: `run`/`run_batch` then choose, per frame size, the largest
         step count that fits (indi_edge.budget.StepBudget, measured on the first frames of each
@@ -83,9 +86,9 @@ class Restorer:
     def __init__(self, engine, *, steps: int | None = None, eps: float | None = None,
                  sampler: str | None = None, eps_schedule: str | None = None, seed: int = 0,
                  tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
-                 providers=None, threads: int = 0, budget_ms: float | None = None,
+                 providers=None, threads: int = 0, backend: str = "auto", budget_ms: float | None = None,
                  budget: StepBudget | None = None):
-        self.backend: Backend = open_backend(engine, providers=providers, threads=threads)
+        self.backend: Backend = open_backend(engine, providers=providers, threads=threads, backend=backend)
         if budget_ms is not None and budget is not None:
             raise ValueError("pass budget_ms or budget, not both")
         self.budget = StepBudget(budget_ms) if budget_ms is not None else budget

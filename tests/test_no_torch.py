@@ -35,14 +35,17 @@ def test_restoring_with_onnx_never_imports_torch(tiny_onnx, tmp_path):
         import numpy as np
         import indi_edge
         from indi_edge import video
-        restorer = indi_edge.Restorer({str(tiny_onnx)!r}, threads=1, tile=16, overlap=4)
+        restorer = indi_edge.Restorer({str(tiny_onnx)!r}, threads=1, tile=16, overlap=4, backend="onnxruntime")
         out = restorer.run(np.zeros((20, 30, 3), np.uint8))
         assert out.shape == (20, 30, 3)
         video.write_image({str(tmp_path / "out.png")!r}, out)
         assert restorer.providers == ["CPUExecutionProvider"]
+        auto = indi_edge.Restorer({str(tiny_onnx)!r}, threads=1)  # whatever this CPU's default path is
+        assert auto.run(np.zeros((20, 30, 3), np.uint8)).shape == (20, 30, 3)
+        assert not auto.providers[0].startswith("torch")
     """)
     assert "onnxruntime" in loaded  # it really ran ONNX Runtime
-    assert "torch" not in loaded
+    assert "torch" not in loaded  # neither path imported torch (tiny.safetensors lies beside tiny.onnx)
 
 
 def test_the_restore_cli_never_imports_torch(tiny_onnx, tmp_path):

@@ -28,7 +28,7 @@ def torch_loop(model, y, steps, **kwargs) -> np.ndarray:
 
 
 def test_onnx_fp32_matches_torch(tiny_unet, tiny_onnx, y):
-    restorer = Restorer(tiny_onnx, threads=1)
+    restorer = Restorer(tiny_onnx, threads=1, backend="onnxruntime")
     assert (restorer.steps, restorer.multiple) == (3, 2)  # defaults from the file's metadata
     got = restorer.restore_array(y)
     want = torch_loop(tiny_unet, y, 3)
@@ -58,7 +58,8 @@ def test_unrolled_graph_equals_the_python_loop_given_the_same_noise(tiny_unet, t
     unrolled = Restorer(path, seed=5, threads=1)
     assert unrolled.info.unrolled_steps == 3 and unrolled.steps == 3
     assert unrolled.backend.draws == 3  # x_1's noise and two noisy steps (the last adds none)
-    stepwise = Restorer(tiny_onnx_path(exports), steps=3, eps=0.1, eps_schedule="brownian", seed=5, threads=1)
+    stepwise = Restorer(tiny_onnx_path(exports), steps=3, eps=0.1, eps_schedule="brownian", seed=5, threads=1,
+                        backend="onnxruntime")
     got, want = unrolled.restore_array(y), stepwise.restore_array(y)
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert np.abs(got - Restorer(path, seed=6, threads=1).restore_array(y)).max() > 1e-3  # noise matters
@@ -82,7 +83,7 @@ def test_pt2_matches_torch(tiny_unet, tiny_info, exports, y, tiny_onnx):
     assert restorer.info == ModelInfo.from_metadata(tiny_info.to_metadata())
     np.testing.assert_allclose(restorer.restore_array(y), torch_loop(tiny_unet, y, 3), atol=1e-4)
     np.testing.assert_allclose(restorer.restore_array(y[:1, :, :6, :10]),
-                               Restorer(tiny_onnx).restore_array(y[:1, :, :6, :10]), atol=1e-4)
+                               Restorer(tiny_onnx, backend="onnxruntime").restore_array(y[:1, :, :6, :10]), atol=1e-4)
 
 
 # --- sampler properties on the Restorer's loop ----------------------------------------------------

@@ -166,9 +166,10 @@ def test_restore_cli_errors_are_one_line(tiny_onnx, tmp_path, capsys):
 
 
 def test_info_cli_prints_metadata_and_providers(tiny_onnx, capsys):
-    assert cli.main(["info", str(tiny_onnx)]) == 0
+    assert cli.main(["info", str(tiny_onnx), "--backend", "onnxruntime"]) == 0
     out = capsys.readouterr().out
-    for words in ("providers:", "CPUExecutionProvider", "input x:", "'2*h'", "steps:", "multiple:", "precision:"):
+    for words in ("cpu:", "native bf16:", "providers:", "CPUExecutionProvider", "input x:", "'2*h'", "steps:",
+                  "multiple:", "precision:"):
         assert words in out
 
 

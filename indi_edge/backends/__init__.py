@@ -8,9 +8,10 @@ The protocol (one small surface, no branching on backend type anywhere):
 
 Most backends take restore() from StepLoop (sampling.run, one backend call per step, the fused
 update from indi_edge.ops); a backend holding the whole loop in one graph (an unrolled ONNX
-export) brings its own. Modules: onnx (ONNX Runtime), pt2 (AOTInductor, needs torch), function
-(any Python object), tensorrt (.engine files, the loop on the GPU), torch_cuda (torch on a GPU,
-passed to Restorer as an object).
+export) brings its own. Modules: onnx (ONNX Runtime), openvino (OpenVINO CPU), torch_cpu (torch
+bf16/fp32 on the CPU), pt2 (AOTInductor, needs torch), function (any Python object), tensorrt
+(.engine files, the loop on the GPU), torch_cuda (torch on a GPU, passed to Restorer as an object).
+Which CPU path runs an .onnx model is decided in one place: choice.py.
 """
 from __future__ import annotations
 
@@ -58,14 +59,19 @@ def resolve(engine: str | os.PathLike) -> Path:
     return models.path(str(engine))
 
 
-def open_backend(engine, *, providers=None, threads: int = 0) -> Backend:
+def open_backend(engine, *, providers=None, threads: int = 0, backend: str = "auto") -> Backend:
     """A backend for `engine`: a .onnx, .pt2 or .engine path, a bundled model name, an object that already
     follows the Backend protocol, or any callable f(x, t) -> x0 on numpy arrays.
 
-    providers/threads apply to ONNX Runtime (None: CUDA where available, else CPU; 0: its default).
+    An .onnx model runs where `backend` says: "auto" (ONNX Runtime on a GPU where onnxruntime-gpu sees
+    one, else the fastest CPU path for this CPU: choice.py), or a named CPU path ("onnxruntime",
+    "openvino", "openvino-bf16", "torch-bf16", "torch-fp32"). providers (ONNX Runtime's, which then
+    runs the model) and threads (0: the runtime's default) as given.
     """
     if isinstance(engine, (str, os.PathLike)):
-        return open_path(resolve(engine), providers=providers, threads=threads)
+        return open_path(resolve(engine), providers=providers, threads=threads, backend=backend)
+    if backend != "auto":
+        raise ValueError(f"backend={backend!r} applies to model files; engine is already a {type(engine).__name__}")
     if hasattr(engine, "restore") and hasattr(engine, "info") and hasattr(engine, "multiple"):
         return engine
     if callable(engine):
@@ -76,13 +82,20 @@ def open_backend(engine, *, providers=None, threads: int = 0) -> Backend:
                     f"f(x, t) -> x0, got {type(engine).__name__}")
 
 
-def open_path(path: Path, *, providers=None, threads: int = 0) -> Backend:
+def open_path(path: Path, *, providers=None, threads: int = 0, backend: str = "auto") -> Backend:
     if path.is_dir():
         raise ValueError(f"{path} is a folder; expected a model file (.onnx, .pt2 or .engine)")
+    if backend != "auto" and path.suffix != ".onnx":
+        raise ValueError(f"backend={backend!r} chooses how an .onnx model runs; {path.name} is a {path.suffix} file")
     if path.suffix == ".onnx":
-        from indi_edge.backends.onnx import open_onnx
+        from indi_edge.backends import choice
+        from indi_edge.backends.onnx import default_providers, open_onnx
 
-        return open_onnx(path, providers=providers, threads=threads)
+        if providers is not None or (backend == "auto" and "CUDAExecutionProvider" in default_providers()):
+            if backend not in ("auto", "onnxruntime"):
+                raise ValueError(f"providers= are ONNX Runtime's; backend={backend!r} does not take them")
+            return open_onnx(path, providers=providers, threads=threads)
+        return choice.open_cpu_path(path, backend, threads)
     if path.suffix == ".pt2":
         from indi_edge.backends.pt2 import Pt2Backend
 

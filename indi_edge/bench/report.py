@@ -64,19 +64,33 @@ def headline_text(result: dict) -> str:
     return "".join(out)
 
 
+def choice_text(result: dict) -> str:
+    """What Restorer(model) runs here, and the paths this run could not time."""
+    out = []
+    if "auto_path" in result:
+        a = result["auto_path"]
+        out.append(f"`auto` (what `Restorer(model)` picks here) = **{a['path']}** (CPU kind {a['cpu_kind']}: "
+                   f"{' > '.join(a['fastest_first'])}). ")
+    for name, reason in result.get("skipped_backends", {}).items():
+        out.append(f"Skipped {name}: {reason}. ")
+    return "".join(out) + ("\n\n" if out else "")
+
+
 def limits_text(result: dict) -> str:
     lim = result["limits"]
     f32, b16, bw = lim["matmul_fp32"], lim["matmul_bf16"], lim["copy_bandwidth"]
     cost = next(iter(result["graph_costs"].values()))
+    gflops = lambda m: "skipped" if "skipped" in m else f"{1e3 * m['median_tflops']:.0f}"  # noqa: E731
     spread = ""
     if len(lim.get("measurements", [])) > 1:
-        each = [f"{1e3 * m['matmul_fp32']['median_tflops']:.0f} / {1e3 * m['matmul_bf16']['median_tflops']:.0f}"
-                for m in lim["measurements"]]
+        each = [f"{gflops(m['matmul_fp32'])} / {gflops(m['matmul_bf16'])}" for m in lim["measurements"]]
         spread = f" (fp32 / bf16 GFLOP/s at start and end of the run: {'; '.join(each)}; the higher is used)"
-    return (f"Measured here ({f32['threads']} threads): matmul fp32 {1e3 * f32['median_tflops']:.0f} GFLOP/s "
-            f"({f32['size']}², median of {f32['repeats']}), bf16 {1e3 * b16['median_tflops']:.0f} GFLOP/s "
-            f"({b16['size']}²){spread}, copy bandwidth {bw['median_gbs']:.1f} GB/s. Network: "
-            f"{cost['macs_per_pixel']:,.0f} MACs/pixel counted from the ONNX graph.")
+    bf16 = f"bf16 skipped ({b16['skipped']})" if "skipped" in b16 else \
+        f"bf16 {1e3 * b16['median_tflops']:.0f} GFLOP/s ({b16['size']}²)"
+    cpu = result["device"].get("summary", result["device"].get("model", ""))
+    return (f"CPU: {cpu}. Measured here ({f32['threads']} threads): matmul fp32 {1e3 * f32['median_tflops']:.0f} GFLOP/s "
+            f"({f32['size']}², median of {f32['repeats']}), {bf16}{spread}, copy bandwidth {bw['median_gbs']:.1f} GB/s. "
+            f"Network: {cost['macs_per_pixel']:,.0f} MACs/pixel counted from the ONNX graph.")
 
 
 def experiments_table(trials: list[dict]) -> str:
@@ -115,11 +129,12 @@ def markdown(result: dict) -> str:
         head += f"Note: {s['note']}\n\n"
     v = result["versions"]
     head += (f"Versions: onnxruntime {v['onnxruntime']}, torch {v['torch']}, numpy {v['numpy']}, "
-             f"indi_edge.ops {v['indi_edge.ops']}. CPU flags: {' '.join(d['flags'])}. "
+             f"indi_edge.ops {v['indi_edge.ops']}. CPU: {d.get('summary', ' '.join(d.get('flags', [])))}. "
              f"Timed frames per row: {s['frames']} (batch rows: ceil(frames / batch) batches) after {s['warmup']} "
              f"warm-up; whole run {result['wall_s']:.0f} s; load average at start/end "
              f"{result['load_average']['start']:.2f}/{result['load_average']['end']:.2f}.\n\n")
-    parts = [head, headline_text(result), "\n\n", limits_text(result), "\n\n", measured_table(result["rows"]), "\n"]
+    parts = [head, headline_text(result), "\n\n", choice_text(result), limits_text(result), "\n\n",
+             measured_table(result["rows"]), "\n"]
     if result["experiments"]:
         parts += ["\nOption sweep (one network call, median of 5):\n\n", experiments_table(result["experiments"]), "\n"]
     parts += ["\nPredicted floors per frame on named targets (fp16, batch 1, max(compute, activation traffic) "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from indi_edge.bench import experiments, roofline, timing
-from indi_edge.bench.variants import BACKENDS, BASELINE, PRECISION, Artifacts, open_variant
+from indi_edge.bench.variants import BACKENDS, BASELINE, PACKAGE, PRECISION, Artifacts, open_variant, precision_of
+from indi_edge.cpu_features import bf16_skip_reason, cpu_features
 
 RESOLUTIONS = {"256": (256, 256), "720p": (720, 1280), "1080p": (1080, 1920)}
 HEADLINE = ("720p", 4)  # the issue's question: resolution and N
@@ -38,6 +40,7 @@ class Settings:
     quality_steps: tuple[int, ...] = (2, 4)  # the bf16 PSNR check on held-out images
     experiments: bool = True              # the option sweep (experiments.py) at 720p
     peak_repeats: int = 10
+    peak_sizes: tuple[int, int] = (2048, 4096)  # fp32, bf16 matrix sizes for the peak measurements
     quick: bool = False
     note: str = ""
 
@@ -57,8 +60,30 @@ class Settings:
 
 
 # --quick: a smoke run of every part without exports (the unrolled graph and .pt2 compiles would add ~1 min).
-QUICK = dict(resolutions=("256",), steps=(1, 2), backends=("torch-eager-fp32", "onnxrt-fp32-step", "torch-bf16"), frames=5, warmup=1, throughput_batch=2, throughput_steps=2,
-             quality_steps=(2,), experiments=False, peak_repeats=3, quick=True)
+QUICK = dict(resolutions=("256",), steps=(1, 2), backends=("torch-eager-fp32", "onnxrt-fp32-step", "torch-bf16", "auto"),
+             frames=5, warmup=1, throughput_batch=2, throughput_steps=2, quality_steps=(2,), experiments=False,
+             peak_repeats=3, peak_sizes=(1024, 2048), quick=True)
+
+
+def skipped_backends(backends: tuple[str, ...]) -> dict[str, str]:
+    """The variants that cannot run (or would run emulated) on this machine, with the reason."""
+    skipped = {}
+    for name in backends:
+        if PRECISION[name] == "bf16" and bf16_skip_reason():
+            skipped[name] = bf16_skip_reason()
+        elif name in PACKAGE and importlib.util.find_spec(PACKAGE[name]) is None:
+            skipped[name] = f"the Python package {PACKAGE[name]!r} is not installed"
+    return skipped
+
+
+def runnable(settings: Settings, log=print) -> tuple[Settings, dict[str, str]]:
+    """settings without the variants that cannot run here (logged once each, with the reason)."""
+    skipped = skipped_backends(tuple(dict.fromkeys(settings.backends + settings.large_backends)))
+    for name, reason in skipped.items():
+        log(f"  skipping {name}: {reason}")
+    keep = lambda names: tuple(n for n in names if n not in skipped)  # noqa: E731
+    return dataclasses.replace(settings, backends=keep(settings.backends),
+                               large_backends=keep(settings.large_backends)), skipped
 
 
 # --- inputs and environment ----------------------------------------------------------------------
@@ -79,18 +104,9 @@ def padded(height: int, width: int, multiple: int) -> tuple[int, int]:
 
 
 def cpu_description() -> dict:
-    flags, model = [], platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name") and model in ("", platform.processor()):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                break
-    wanted = ("avx2", "fma", "avx512", "amx", "avx_vnni")
-    return {"model": model, "cores": os.cpu_count(), "machine": platform.machine(),
-            "flags": sorted(f for f in set(flags) if f.startswith(wanted))}
+    """This CPU's model and the features that choose paths (cpu_features), with the core count."""
+    features = cpu_features()
+    return {**features.to_dict(), "summary": features.summary(), "cores": os.cpu_count(), "machine": platform.machine()}
 
 
 def versions() -> dict:
@@ -105,10 +121,13 @@ def versions() -> dict:
     return found
 
 
-def device_limits(threads: int, repeats: int) -> dict:
-    """This CPU's measured matrix-product peaks (fp32, bf16) and copy bandwidth."""
-    return {"matmul_fp32": roofline.measure_matmul_peak("fp32", threads, repeats=repeats),
-            "matmul_bf16": roofline.measure_matmul_peak("bf16", threads, repeats=repeats),
+def device_limits(threads: int, repeats: int, sizes: tuple[int, int] = (2048, 4096)) -> dict:
+    """This CPU's measured matrix-product peaks (fp32; bf16 only where the CPU has it natively: emulated
+    bf16 took minutes per product on an AVX2-only EPYC) and copy bandwidth."""
+    bf16_skip = bf16_skip_reason()
+    return {"matmul_fp32": roofline.measure_matmul_peak("fp32", threads, sizes[0], repeats=repeats),
+            "matmul_bf16": {"dtype": "bf16", "skipped": bf16_skip} if bf16_skip else
+            roofline.measure_matmul_peak("bf16", threads, sizes[1], repeats=repeats),
             "copy_bandwidth": roofline.measure_copy_bandwidth(threads, repeats=repeats)}
 
 
@@ -116,7 +135,7 @@ def best_limits(measurements: list[dict]) -> dict:
     """The device's limits: of the measurements (start and end of a run on a shared machine), the one
     with the highest median for each quantity; all of them are kept under "measurements"."""
     best = {key: max((m[key] for m in measurements),
-                     key=lambda v: v.get("median_tflops", v.get("median_gbs", 0.0)))
+                     key=lambda v: v.get("median_tflops", v.get("median_gbs", 0.0)))  # a skipped one: 0
             for key in measurements[0]}
     return {**best, "measurements": measurements}
 
@@ -153,7 +172,7 @@ def time_configs(settings: Settings, artifacts: Artifacts, log=print) -> list[di
         stats = timing.measure(restorers, bench_frame(height, width), batch, -(-settings.frames // batch),
                                settings.warmup)
         for name in backends:
-            row = {"backend": name, "precision": PRECISION[name], "resolution": res, "height": height,
+            row = {"backend": name, "precision": precision_of(name, artifacts), "resolution": res, "height": height,
                    "width": width, "steps": n, "batch": batch, **stats[name],
                    "providers": restorers[name].backend.providers}
             log(f"  {name:22s} {res:>6s} N={n} batch={batch}: {row['median_ms']:9.1f} ms/frame "
@@ -183,6 +202,14 @@ def add_speedups(rows: list[dict]) -> None:
     for row in rows:
         ref = base.get((row["resolution"], row["steps"], row["batch"]))
         row["speedup_vs_torch_eager"] = ref / row["median_ms"] if ref else None
+
+
+def auto_choice(artifacts: Artifacts) -> dict:
+    """What Restorer(model) picks here (the `auto` variant) and this CPU's order of paths."""
+    from indi_edge.backends import choice
+
+    kind, order = choice.fastest_first(cpu_features())
+    return {"path": choice.choose(artifacts.step_onnx()), "cpu_kind": kind, "fastest_first": list(order)}
 
 
 # --- quality of the bf16 path ---------------------------------------------------------------------
@@ -279,7 +306,7 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
 
     from indi_edge import nn, ops
 
-    settings = settings.validate()
+    settings, skipped = runnable(settings.validate(), log)
     started, load_start = time.time(), os.getloadavg()[0]
     torch.set_num_threads(settings.threads)
     ops.set_num_threads(settings.threads)
@@ -287,12 +314,12 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
     info = artifacts.info
     multiple = info.multiple
     log(f"model {settings.model} ({info.preset or 'custom'}, multiple {multiple}); measuring this CPU's peaks")
-    first_limits = device_limits(settings.threads, settings.peak_repeats)
+    first_limits = device_limits(settings.threads, settings.peak_repeats, settings.peak_sizes)
     sizes = {res: padded(*RESOLUTIONS[res], multiple) for res in settings.resolutions}
     costs = {res: roofline.count_graph(artifacts.step_onnx(), *hw) for res, hw in sizes.items()}
     # The short parts first, so a failure shows before the long timing.
     log("bf16 quality on held-out images")
-    quality = bf16_quality(artifacts, [b for b in settings.backends if PRECISION[b] == "bf16"],
+    quality = bf16_quality(artifacts, [b for b in settings.backends if precision_of(b, artifacts) == "bf16"],
                            settings.quality_steps, settings.threads)
     trials = []
     if settings.experiments:
@@ -303,7 +330,7 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
     log("timing " + ", ".join(settings.backends))
     rows = time_configs(settings, artifacts, log)
     log("measuring this CPU's peaks again (the best of start and end is the device's limit)")
-    limits = best_limits([first_limits, device_limits(settings.threads, settings.peak_repeats)])
+    limits = best_limits([first_limits, device_limits(settings.threads, settings.peak_repeats, settings.peak_sizes)])
     add_roofline(rows, costs, limits)
     add_speedups(rows)
     head = headline(rows, *HEADLINE) if HEADLINE[0] in settings.resolutions else headline(
@@ -328,6 +355,7 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
             "limits": limits,
             "graph_costs": {res: dataclasses.asdict(c) | {"macs_per_pixel": c.macs_per_pixel} for res, c in costs.items()},
             "rows": rows, "headline": head, "bf16_quality": quality, "experiments": trials,
+            "skipped_backends": skipped, "auto_path": auto_choice(artifacts),
             "preset_costs": per_pixel, "targets": roofline.targets_table(), "predicted_floors": predicted,
             "load_average": {"start": load_start, "end": os.getloadavg()[0]},  # other work on the machine
             "wall_s": time.time() - started}

@@ -6,6 +6,12 @@
     pt2-fp32              AOTInductor package, one call per step
     torch-bf16            the torch module in bfloat16, channels-last (backends/torch_cpu.py; AMX / AVX512-BF16)
     pt2-bf16              AOTInductor package compiled in bfloat16 behind fp32 IO (dynamic H/W)
+    openvino-fp32         OpenVINO on the same ONNX file (backends/openvino.py; the `openvino` extra)
+    openvino-bf16         OpenVINO with bf16 inference precision (CPUs with native bf16)
+    auto                  what Restorer(model) picks on this machine (backends/choice.py)
+
+bf16 paths run only where the CPU has native bf16 (cpu_features); elsewhere they are skipped, with
+the reason, since emulated bf16 runs many times slower than fp32.
 
 Exports need torch (the `train` extra); they are cached under a key of the weights' sha256, the
 kind of artifact and the torch version, so a second run starts at once.
@@ -20,9 +26,12 @@ import numpy as np
 
 from indi_edge.model_info import ModelInfo
 
-BACKENDS = ("torch-eager-fp32", "onnxrt-fp32-step", "onnxrt-fp32-unrolled", "pt2-fp32", "torch-bf16", "pt2-bf16")
+BACKENDS = ("torch-eager-fp32", "onnxrt-fp32-step", "onnxrt-fp32-unrolled", "pt2-fp32", "torch-bf16", "pt2-bf16",
+            "openvino-fp32", "openvino-bf16", "auto")
 PRECISION = {"torch-eager-fp32": "fp32", "onnxrt-fp32-step": "fp32", "onnxrt-fp32-unrolled": "fp32",
-             "pt2-fp32": "fp32", "torch-bf16": "bf16", "pt2-bf16": "bf16"}
+             "pt2-fp32": "fp32", "torch-bf16": "bf16", "pt2-bf16": "bf16", "openvino-fp32": "fp32",
+             "openvino-bf16": "bf16", "auto": None}  # auto: the precision of the path it picks
+PACKAGE = {"openvino-fp32": "openvino", "openvino-bf16": "openvino"}  # beyond the bench's own needs
 BASELINE = "torch-eager-fp32"
 
 
@@ -120,7 +129,33 @@ OPENERS = {
     "pt2-fp32": lambda art, steps, threads: _pt2(art.pt2(bf16=False)),  # threads: torch.set_num_threads
     "torch-bf16": lambda art, steps, threads: _torch_cpu(art),
     "pt2-bf16": lambda art, steps, threads: _pt2(art.pt2(bf16=True)),
+    "openvino-fp32": lambda art, steps, threads: _openvino(art.step_onnx(), "fp32", threads),
+    "openvino-bf16": lambda art, steps, threads: _openvino(art.step_onnx(), "bf16", threads),
+    "auto": lambda art, steps, threads: _auto(art, threads),
 }
+
+
+def precision_of(name: str, artifacts: Artifacts) -> str:
+    """fp32 or bf16: the variant's own, or for auto that of the path it picks here."""
+    return PRECISION[name] or ("bf16" if auto_path(artifacts).endswith("bf16") else "fp32")
+
+
+def auto_path(artifacts: Artifacts) -> str:
+    from indi_edge.backends import choice
+
+    return choice.choose(artifacts.step_onnx(), "auto")
+
+
+def _auto(artifacts: Artifacts, threads: int):
+    from indi_edge.backends import choice
+
+    return choice.open_cpu_path(artifacts.step_onnx(), "auto", threads)
+
+
+def _openvino(path: Path, precision: str, threads: int):
+    from indi_edge.backends.openvino import OpenVinoBackend
+
+    return OpenVinoBackend(path, precision=precision, threads=threads)
 
 
 def _onnx(path: Path, threads: int):

@@ -5,8 +5,13 @@ HELP = "Print a model's metadata (task, steps, eps, sampler, training, metrics) 
 
 
 def add_arguments(parser) -> None:
+    from indi_edge.backends.choice import CPU_PATHS
+
     parser.add_argument("model", help="a .onnx or .pt2 file, or a bundled model name")
     parser.add_argument("--providers", nargs="+", help="ONNX Runtime execution providers to ask for")
+    parser.add_argument("--backend", default="auto",
+                        choices=("auto", *CPU_PATHS),
+                        help="how an .onnx model runs on the CPU (auto: the fastest path for this CPU; default %(default)s)")
     parser.add_argument("--budget-ms", type=float, metavar="MS",
                         help="also measure, per frame size, the step count that fits this per-frame budget")
     parser.add_argument("--sizes", nargs="+", default=["256x256", "1280x720", "1920x1080"], metavar="WxH",
@@ -23,7 +28,7 @@ def main(args) -> int:
     from indi_edge.restorer import Restorer
 
     sizes = [parse_size(s) for s in args.sizes]
-    restorer = Restorer(args.model, providers=args.providers, budget_ms=args.budget_ms)
+    restorer = Restorer(args.model, providers=args.providers, backend=args.backend, budget_ms=args.budget_ms)
     backend = restorer.backend
     rows = [("cpu", cpu_features().summary()), ("native kernels", ops.backend()),
             ("model", getattr(backend, "path", args.model)), ("backend", type(backend).__name__),

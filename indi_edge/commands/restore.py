@@ -7,6 +7,8 @@ HELP = "Restore an image, a folder of images, a video file or a camera stream (-
 
 
 def add_arguments(parser) -> None:
+    from indi_edge.backends.choice import CPU_PATHS
+
     parser.add_argument("src", nargs="?", help="image, folder of images, or video file (omit with --camera)")
     parser.add_argument("-o", "--output", required=True,
                         help="image file, folder, or video file (.mp4 mp4v, .avi MJPG, .mkv FFV1 lossless)")
@@ -23,6 +25,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--compare", action="store_true", help="write before | after side by side")
     parser.add_argument("--max-frames", type=int, help="stop a video or camera after this many frames")
     parser.add_argument("--providers", nargs="+", help="ONNX Runtime execution providers to ask for")
+    parser.add_argument("--backend", default="auto",
+                        choices=("auto", *CPU_PATHS),
+                        help="how an .onnx model runs on the CPU (auto: the fastest path for this CPU; default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -37,7 +42,7 @@ def main(args) -> int:
         raise FileNotFoundError(f"no image, folder or video at {src}")
     restorer = Restorer(args.model, steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile,
                         overlap=args.overlap, frozen_noise=args.frozen_noise, providers=args.providers,
-                        budget_ms=args.budget_ms)
+                        backend=args.backend, budget_ms=args.budget_ms)
     if args.budget_ms is not None and args.steps is not None:
         raise ValueError("--budget-ms chooses the step count itself: drop --steps")
     out = Path(args.output)
