@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from indi_edge.backends import StepLoop, check_batch
+from indi_edge.cpu_features import bf16_skip_reason
 from indi_edge.model_info import ModelInfo
 
 PRECISIONS = ("bf16", "fp32")
@@ -32,6 +33,8 @@ class TorchCpuBackend(StepLoop):
 
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "bf16" and bf16_skip_reason():
+            raise ValueError(f"precision 'bf16' refused: {bf16_skip_reason()}; use precision='fp32'")
         if isinstance(model, (str, Path)):
             from indi_edge import nn
 
