@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import platform
 from pathlib import Path
 
@@ -58,13 +59,24 @@ def parse_cpuinfo(text: str, arch: str) -> CpuFeatures:
     return CpuFeatures(model=model, arch=arch, **{name: flag in flags for name, flag in table.items()})
 
 
+DISABLE_ENV = "INDI_EDGE_DISABLE_CPU_FEATURES"
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_features() -> CpuFeatures:
-    """This machine's CpuFeatures (detected once per process)."""
+    """This machine's CpuFeatures (detected once per process). Features named in the environment
+    variable INDI_EDGE_DISABLE_CPU_FEATURES (comma-separated, e.g. "amx_bf16,avx512_bf16") count as
+    absent: to make the SDK choose as it would on a CPU without them."""
     arch = platform.machine().lower()
     cpuinfo = Path("/proc/cpuinfo")
     text = cpuinfo.read_text(errors="replace") if cpuinfo.is_file() else ""
-    return parse_cpuinfo(text, arch)
+    features = parse_cpuinfo(text, arch)
+    disabled = {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
+    unknown = disabled - {f.name for f in dataclasses.fields(CpuFeatures)} - {"model", "arch"}
+    if unknown:
+        raise ValueError(f"{DISABLE_ENV} names unknown features {sorted(unknown)}; known: {features.names or 'none here'} "
+                         f"and the rest of {[f.name for f in dataclasses.fields(CpuFeatures)][2:]}")
+    return dataclasses.replace(features, **{name: False for name in disabled})
 
 
 def bf16_skip_reason() -> str | None:

@@ -1,4 +1,6 @@
 """CPU feature detection: parsed from /proc/cpuinfo text of each machine type the project meets."""
+import pytest
+
 from indi_edge.cpu_features import cpu_features, parse_cpuinfo
 
 INTEL_AMX = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile\n"
@@ -29,3 +31,20 @@ def test_this_machine_is_detected():
     f = cpu_features()
     assert f.model and f.arch
     assert f.to_dict()["native_bf16"] == f.native_bf16
+
+
+def test_features_can_be_switched_off_from_the_environment(monkeypatch):
+    from indi_edge import cpu_features as module
+
+    monkeypatch.setenv(module.DISABLE_ENV, "amx_bf16, avx512_bf16,arm_bf16")
+    module.cpu_features.cache_clear()
+    try:
+        f = module.cpu_features()
+        assert not f.native_bf16 and "no native bf16" in module.bf16_skip_reason()
+        monkeypatch.setenv(module.DISABLE_ENV, "avx1024")
+        module.cpu_features.cache_clear()
+        with pytest.raises(ValueError, match="unknown features"):
+            module.cpu_features()
+    finally:
+        monkeypatch.delenv(module.DISABLE_ENV)
+        module.cpu_features.cache_clear()
