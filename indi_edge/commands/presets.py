@@ -23,6 +23,8 @@ def main(args) -> int:
             "multipliers": list(config.multipliers),
             "res_blocks": config.res_blocks,
             "stem": config.stem,
+            "mid_blocks": config.mid_blocks,
+            "extra_up": list(config.extra_up),
             "multiple": config.multiple,
             "params": nn.count_parameters(model),
             "paper_params": paper,
@@ -31,11 +33,14 @@ def main(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'preset':<14}{'ch':>4} {'mults':<14}{'res':>4}{'stem':>5}{'mult':>5}{'params':>10}{'paper':>9}{'diff':>8}{'MAC/px':>10}")
+    print(f"{'preset':<14}{'ch':>4} {'mults':<14}{'res':>4}{'mid':>4} {'extra up':<10}{'stem':>5}{'mult':>5}"
+          f"{'params':>10}{'paper':>9}{'diff':>8}{'MAC/px':>10}")
     for r in rows:
         paper = f"{r['paper_params'] / 1e6:.2f}M" if r["paper_params"] else "-"
         diff = f"{100 * (r['params'] / r['paper_params'] - 1):+.1f}%" if r["paper_params"] else "-"
         mults = ",".join(map(str, r["multipliers"]))
-        print(f"{r['preset']:<14}{r['channels']:>4} {mults:<14}{r['res_blocks']:>4}{r['stem']:>5}{r['multiple']:>5}"
+        extra = ",".join(map(str, r["extra_up"])) or "-"
+        print(f"{r['preset']:<14}{r['channels']:>4} {mults:<14}{r['res_blocks']:>4}{r['mid_blocks']:>4} {extra:<10}"
+              f"{r['stem']:>5}{r['multiple']:>5}"
               f"{r['params'] / 1e6:>9.2f}M{paper:>9}{diff:>8}{r['macs_per_pixel'] / 1e3:>9.1f}k")
     return 0
