@@ -20,7 +20,14 @@ def metrics_from_eval(eval_json: Path) -> str:
     report = json.loads(Path(eval_json).read_text())
     rows = [{k: r[k] for k in ("method", "steps", "psnr", "ssim", "detail")} for r in report["rows"]]
     protocol = {k: report[k] for k in ("task", "seed", "size", "images") if k in report}
-    return json.dumps({"protocol": protocol, "rows": rows})
+    compact = {"protocol": protocol, "rows": rows}
+    if "extent_sweep" in report:  # motion-deblur: gain per blur-extent bucket, sharp pass-through
+        sweep = report["extent_sweep"]
+        compact["extent_sweep"] = {
+            "buckets": {label: {key: ({"gain": v["gain"], "worst_gain": v["worst_gain"]} if isinstance(v, dict) else v)
+                                for key, v in bucket.items()} for label, bucket in sweep["buckets"].items()},
+            "sharp": sweep["sharp"]}
+    return json.dumps(compact)
 
 
 def bundle(ckpt: Path, name: str, eval_json: Path, steps: int, **facts: str) -> tuple[Path, Path]:

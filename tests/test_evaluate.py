@@ -113,3 +113,23 @@ def test_eval_command_needs_a_task(tiny_weights, tmp_path, capsys):
     assert cli.main(["eval", str(path), "--out", str(tmp_path)]) == 2
     assert "--task" in capsys.readouterr().err
     assert cli.main(["eval", str(tmp_path / "missing.safetensors"), "--task", "jpeg"]) == 2
+
+
+def test_extent_sweep_identity_gains_nothing_and_keeps_sharp_frames():
+    sweep = evaluate.extent_sweep(identity, steps=(1, 2), size=SIZE, limit=LIMIT)
+    inputs = [bucket["input"] for bucket in sweep["buckets"].values()]
+    assert inputs == sorted(inputs, reverse=True)  # longer blurs: lower PSNR of the blurred input
+    for bucket in sweep["buckets"].values():
+        for n in (1, 2):
+            assert bucket[f"N={n}"]["gain"] == 0 and bucket[f"N={n}"]["worst_gain"] == 0
+    assert sweep["sharp"]["N=1"]["psnr_vs_input"] == math.inf
+    assert "| 16-28 px |" in evaluate.sweep_table(sweep) and "sharp (output vs input)" in evaluate.sweep_table(sweep)
+
+
+def test_extent_sweep_sees_a_model_that_harms_sharp_frames():
+    def darken(x_t, t):
+        return x_t - 0.1
+
+    sweep = evaluate.extent_sweep(darken, steps=(1,), size=SIZE, limit=LIMIT)
+    assert sweep["sharp"]["N=1"]["psnr_vs_input"] < 30
+    assert all(bucket["N=1"]["worst_gain"] < 0 for bucket in sweep["buckets"].values())
