@@ -10,7 +10,6 @@ import dataclasses
 import functools
 import json
 import math
-import platform
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 
 from indi_edge import nn as unet
 from indi_edge.checkpoint import load_checkpoint, save_checkpoint
-from indi_edge.cpu_features import bf16_skip_reason
+from indi_edge.cpu_features import bf16_skip_reason, cpu_features
 from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import BatchSource, PairSource
 from indi_edge.timesampling import sample_t
@@ -50,8 +49,6 @@ def forward_process(x, y, t: np.ndarray, noise, config: TrainConfig):
     tb = t[:, None, None, None]
     scale = noise_scale(tb, config.eps, config.eps_schedule)
     if not isinstance(x, np.ndarray):  # torch: the per-sample factors go to x's device
-        import torch
-
         tb, scale = torch.from_numpy(tb).to(x.device), torch.from_numpy(scale).to(x.device)
     return (1 - tb) * x + tb * y + scale * noise
 
@@ -181,7 +178,7 @@ def model_info(config: TrainConfig, model: unet.UNet, command: str, elapsed_s: f
 def device_name(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
-    return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads"
+    return f"{cpu_features().model} CPU x{torch.get_num_threads()} threads"
 
 
 def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | Path, *, resume: bool = False,
