@@ -7,9 +7,10 @@
 # slot), the pairs made on the GPU (motion_batches: crops, FFT blur and dead-leaves pool on the device;
 # kernels and the step's new dead-leaves image planned by WORKERS DataLoader processes), then
 # evaluates the weights on the CPU (held-out protocol, N = 1, 2, 4, 8, blur-extent buckets, sharp
-# pass-through) and writes to OUTDIR: weights.safetensors, log.jsonl, train_config.json, train.log,
-# eval_motion-deblur.{json,md}, eval.log, summary.txt. Without a GPU it runs the same on the CPU
-# (DEVICE=cpu), which is how it is tested here.
+# pass-through) and writes to OUTDIR five files (what a device run may bring back): weights.safetensors,
+# log.jsonl, train.log, eval_motion-deblur.json and summary.txt (settings, data share, the eval tables).
+# The run folder with its checkpoint stays in RUN_DIR (default /tmp/indi_edge_gpu_run). Without a GPU
+# it runs the same on the CPU (DEVICE=cpu), which is how it is tested here.
 #
 # Settings (environment): PRESET (edge-s-deep), INIT (the bundled motion-deblur weights, grown into
 # PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
@@ -31,7 +32,8 @@ preset="${PRESET:-edge-s-deep}"
 init="${INIT:-indi_edge/models/motion-deblur.safetensors}"
 init_args=()
 [ "$init" = "none" ] || init_args=(--init "$init")
-run="$out/run"
+run="${RUN_DIR:-/tmp/indi_edge_gpu_run}"
+rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min" | tee "$out/summary.txt"
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
@@ -40,7 +42,7 @@ echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CRO
     --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
 train_rc=$?
 tail -n 3 "$out/train.log" | tee -a "$out/summary.txt"
-cp "$run/weights.safetensors" "$run/log.jsonl" "$run/train_config.json" "$out/" 2>/dev/null
+cp "$run/weights.safetensors" "$run/log.jsonl" "$out/" 2>/dev/null
 [ "$train_rc" -eq 0 ] || { echo "training FAILED (rc $train_rc): see train.log" | tee -a "$out/summary.txt"; exit "$train_rc"; }
 
 # The data share of the last logged intervals: is the GPU waiting for pairs?
@@ -53,8 +55,7 @@ print(f"{rows[-1]['step']} steps in {rows[-1]['elapsed_s'] / 60:.1f} min; last l
 EOF
 
 CUDA_VISIBLE_DEVICES="" "$py" -m indi_edge.cli eval "$out/weights.safetensors" --task motion-deblur --steps 1 2 4 8 \
-    --no-baselines --quiet --out "$out" > "$out/eval.log" 2>&1
+    --no-baselines --quiet --out "$run/eval" >> "$out/summary.txt" 2>&1
 eval_rc=$?
-cat "$out/eval.log" >> "$out/summary.txt"
-rm -f "$out/eval_motion-deblur.png"  # the JSON and Markdown hold the numbers
+cp "$run/eval/eval_motion-deblur.json" "$out/" 2>/dev/null
 exit "$eval_rc"
