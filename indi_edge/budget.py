@@ -4,7 +4,9 @@ More InDI steps bring back more detail for a little PSNR; each costs one network
 per-frame budget (e.g. 33.3 ms for 30 fps), StepBudget picks for each frame size the largest step
 count N in STEP_CHOICES whose measured per-frame latency (p90 over a few frames) fits:
 
-1. probe: the first `probe` frames of a size run at N=1; their p90 frame time and p90 time inside
+0. warm-up: the first `warmup` frames of a size are not measured (a runtime compiles or caches
+   for a new shape then: OpenVINO's first 720p frame took ~1 s here, the next ones ~0.15 s a step);
+1. probe: the next `probe` frames of a size run at N=1; their p90 frame time and p90 time inside
    the InDI loop give the per-step cost and the fixed cost (conversion, padding) of a frame;
 2. the largest N whose predicted time (fixed + N x per-step) fits is tried for `probe` frames;
 3. if its p90 fits, it is kept; else the next smaller N is tried, down to N=1.
@@ -38,6 +40,7 @@ class SizePlan:
     frame_s: list[float] = dataclasses.field(default_factory=list)
     loop_s: list[float] = dataclasses.field(default_factory=list)
     settled: bool = False
+    warm: int = 0                 # frames seen before measuring
     p90_ms: float | None = None   # of the settled N
     probe_s: float | None = None  # p90 frame time at the smallest N (the probe)
 
@@ -46,18 +49,19 @@ class StepBudget:
     """steps(key) -> the N for the next frame of that key; record(key, steps, frame_s, loop_s) after it.
 
     budget_ms: per-frame latency budget; choices: allowed step counts; probe: frames measured per
-    candidate N; clock: seconds, monotonic (time.perf_counter unless a test injects one)."""
+    candidate N; warmup: first frames of a size not measured; clock: seconds, monotonic
+    (time.perf_counter unless a test injects one)."""
 
     def __init__(self, budget_ms: float, *, choices: tuple[int, ...] = STEP_CHOICES, probe: int = 5,
-                 clock: Callable[[], float] = time.perf_counter):
+                 warmup: int = 1, clock: Callable[[], float] = time.perf_counter):
         if not (isinstance(budget_ms, (int, float)) and math.isfinite(budget_ms) and budget_ms > 0):
             raise ValueError(f"budget_ms must be a positive number of milliseconds, got {budget_ms!r}")
         if not choices or sorted(set(choices)) != list(choices) or choices[0] < 1:
             raise ValueError(f"choices must be increasing step counts >= 1, got {choices!r}")
-        if probe < 1:
-            raise ValueError(f"probe must be >= 1 frame, got {probe!r}")
+        if probe < 1 or warmup < 0:
+            raise ValueError(f"probe must be >= 1 frame and warmup >= 0, got {probe!r}, {warmup!r}")
         self.budget_s = budget_ms / 1e3
-        self.choices, self.probe, self.clock = tuple(choices), probe, clock
+        self.choices, self.probe, self.warmup, self.clock = tuple(choices), probe, warmup, clock
         self.plans: dict[Hashable, SizePlan] = {}
 
     def steps(self, key: Hashable) -> int:
@@ -67,6 +71,9 @@ class StepBudget:
         """One frame of `key` took frame_s seconds in all, loop_s of them inside the InDI loop."""
         plan = self.plans.setdefault(key, SizePlan(steps=self.choices[0]))
         if plan.settled or steps != plan.steps:
+            return
+        if plan.warm < self.warmup:
+            plan.warm += 1
             return
         plan.frame_s.append(frame_s)
         plan.loop_s.append(loop_s)

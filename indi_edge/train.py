@@ -139,14 +139,20 @@ class MixedPrecision:
     def autocast(self):
         return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip: float = 0.0) -> float:
+        """Backward, optional clipping of the gradients' global norm to `clip` (0: none), optimizer step.
+        Returns the gradient norm before clipping (nan when not clipping)."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        if self.scaler is not None and clip:
+            self.scaler.unscale_(optimizer)
+        norm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if clip else math.nan
         if self.scaler is None:
-            loss.backward()
             optimizer.step()
-            return
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
+        else:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        return norm
 
 
 def choose_amp(amp: str, device: str) -> str:
@@ -224,7 +230,7 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
     loss_fn = torch.nn.functional.l1_loss if config.loss == "l1" else torch.nn.functional.mse_loss
     precision = MixedPrecision(config.amp, device)
     bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
-    t0, running, last = time.perf_counter() - elapsed, [], math.nan
+    t0, running, grad_norms, last = time.perf_counter() - elapsed, [], [], math.nan
     cpu0, wall0 = time.process_time(), time.perf_counter()
     data_s, interval_start = 0.0, wall0  # time spent making batches since the last log line (the rest: network)
     step = start
@@ -241,7 +247,7 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
                 prediction = model(x_t, t)
             loss = loss_fn(prediction.float(), x)
             optimizer.zero_grad(set_to_none=True)
-            precision.step(loss, optimizer)
+            grad_norms.append(precision.step(loss, optimizer, config.grad_clip))
             update_ema(ema, model, config.ema_decay)
             running.append(loss.item())
             out_of_time = (time_limit_s is not None and time.perf_counter() - wall0 > time_limit_s) or \
@@ -249,9 +255,13 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
             if step % 20 == 0 or step == config.steps or out_of_time:
                 last = float(np.mean(running))
                 now = time.perf_counter()
-                log.write(json.dumps({"step": step, "loss": last, "elapsed_s": now - t0, "cpu_s": time.process_time() - cpu0,
-                                      "data_share": round(data_s / (now - interval_start), 4)}) + "\n")
+                entry = {"step": step, "loss": last, "elapsed_s": now - t0, "cpu_s": time.process_time() - cpu0,
+                         "data_share": round(data_s / (now - interval_start), 4)}
+                if config.grad_clip:
+                    entry["grad_norm_max"] = max(grad_norms)
+                log.write(json.dumps(entry) + "\n")
                 running.clear()
+                grad_norms.clear()
                 data_s, interval_start = 0.0, now
                 log.flush()
                 bar.set_postfix(loss=f"{last:.4f}")

@@ -27,6 +27,7 @@ class TrainConfig:
     default_steps: int = 4           # InDI steps a Restorer uses by default
     save_every: int = 500
     amp: str = "off"                 # mixed precision: off, bf16 (CPU AMX/AVX512-BF16, Ampere+), fp16 (CUDA)
+    grad_clip: float = 0.0           # clip the gradients' global norm to this (0: off)
 
     def validate(self) -> None:
         if self.loss not in ("l1", "l2"):
@@ -40,5 +41,7 @@ class TrainConfig:
         for name in ("steps", "batch", "crop", "save_every", "default_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.grad_clip >= 0.0:
+            raise ValueError(f"grad_clip must be >= 0 (0: off), got {self.grad_clip}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")

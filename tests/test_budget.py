@@ -30,7 +30,7 @@ def costed_backend(clock: FakeClock, ms_per_call_per_mpx: float, calls: list):
 
 def restorer(clock, ms_per_call_per_mpx, budget_ms, calls, probe=3):
     return indi_edge.Restorer(costed_backend(clock, ms_per_call_per_mpx, calls), tile=0,
-                              budget=StepBudget(budget_ms, probe=probe, clock=clock))
+                              budget=StepBudget(budget_ms, probe=probe, warmup=0, clock=clock))
 
 
 def frame(h, w):
@@ -76,7 +76,7 @@ def test_a_prediction_that_does_not_fit_steps_down():
     """Fixed cost outside the loop that grows with N (e.g. a slow update) breaks the linear prediction:
     the measured p90 decides, and N steps down until it fits."""
     clock = FakeClock()
-    budget = StepBudget(50, probe=2, clock=clock)
+    budget = StepBudget(50, probe=2, warmup=0, clock=clock)
     key = "size"
     # probe at N=1: 10 ms a frame, all in the loop -> predicts N=4 (40 ms)
     for _ in range(2):
@@ -92,7 +92,7 @@ def test_a_prediction_that_does_not_fit_steps_down():
 
 
 def test_stepping_down_to_one_settles_without_measuring_again():
-    budget = StepBudget(25, probe=1, clock=FakeClock())
+    budget = StepBudget(25, probe=1, warmup=0, clock=FakeClock())
     budget.record("k", 1, 0.010, 0.010)  # predicts N=2
     budget.record("k", 2, 0.030, 0.030)  # does not fit: back to N=1, known to fit
     assert budget.chosen()["k"] == {"steps": 1, "settled": True, "p90_ms": pytest.approx(10.0)}
@@ -114,3 +114,13 @@ def test_without_a_budget_the_model_steps_are_used():
     r = indi_edge.Restorer(costed_backend(clock, 1.0, calls), steps=3, tile=0)
     r.run(frame(8, 8))
     assert len(calls) == 3 and r.budget_choices() == {}
+
+
+def test_the_first_frames_of_a_size_are_not_measured():
+    """A first call that compiles (slow) must not make N=1 look too slow for the budget."""
+    budget = StepBudget(50, probe=2, warmup=1, clock=FakeClock())
+    budget.record("k", 1, 2.0, 2.0)  # the warm-up frame: 2 s
+    assert budget.steps("k") == 1 and not budget.chosen()["k"]["settled"]
+    budget.record("k", 1, 0.010, 0.010)
+    budget.record("k", 1, 0.010, 0.010)
+    assert budget.steps("k") == 4  # predicted from the measured frames only

@@ -280,6 +280,7 @@ def preset_costs(artifacts: Artifacts, cache: Path, presets: list[str], log=prin
     from indi_edge.model_info import ModelInfo
 
     path = Path(cache) / f"preset_costs-torch{torch.__version__}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     known = json.loads(path.read_text()) if path.is_file() else {}
     for preset in presets:
         config = nn.PRESETS[preset].to_json()
@@ -295,7 +296,6 @@ def preset_costs(artifacts: Artifacts, cache: Path, presets: list[str], log=prin
             graph.unlink(missing_ok=True)
         known[preset] = {"config": config, "macs_per_pixel": cost.macs_per_pixel,
                          "activations_per_pixel": cost.activations / (256 * 256)}
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(known, indent=1))
     return {p: known[p] for p in presets}
 

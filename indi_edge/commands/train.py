@@ -18,6 +18,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--crop", type=int, default=d.crop, help="training crop size in pixels")
     parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (fixed)")
     parser.add_argument("--ema", type=float, default=d.ema_decay, help="EMA decay of the weights")
+    parser.add_argument("--grad-clip", type=float, default=d.grad_clip,
+                        help="clip the gradients' global norm to this (0: off; default %(default)s)")
     parser.add_argument("--loss", choices=("l1", "l2"), default=d.loss)
     parser.add_argument("--p-t", default=d.p_t, help="p(t): linear_0, linear_a, bias_t1, bias_t0, bias_t0_t1")
     parser.add_argument("--p-t-a", type=float, default=d.p_t_a, help="a of linear_a (mass at t=1)")
@@ -63,7 +65,7 @@ def main(args) -> int:
         torch.set_num_threads(args.threads)
     config = TrainConfig(
         preset=args.preset, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, ema_decay=args.ema,
-        loss=args.loss, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
+        loss=args.loss, grad_clip=args.grad_clip, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
         seed=args.seed, task=args.task or "custom", default_steps=args.default_steps, save_every=args.save_every,
         amp=choose_amp(args.amp, args.device),
     )
