@@ -12,7 +12,7 @@
 # The run folder with its checkpoint stays in RUN_DIR (default /tmp/indi_edge_gpu_run). Without a GPU
 # it runs the same on the CPU (DEVICE=cpu), which is how it is tested here.
 #
-# Settings (environment): PRESET (edge-s-deep), INIT (the bundled motion-deblur weights, grown into
+# Settings (environment): PRESET (edge-s, the shipped preset), INIT (the bundled motion-deblur weights, grown into
 # PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
 # MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3).
 #
@@ -28,7 +28,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 device="${DEVICE:-$("$py" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}"
 workers="${WORKERS:-$(( $(nproc) - 2 < 12 ? $(nproc) - 2 : 12 ))}"
 [ "$workers" -ge 0 ] || workers=0
-preset="${PRESET:-edge-s-deep}"
+preset="${PRESET:-edge-s}"
 init="${INIT:-indi_edge/models/motion-deblur.safetensors}"
 init_args=()
 [ "$init" = "none" ] || init_args=(--init "$init")
