@@ -37,7 +37,7 @@ rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min" | tee "$out/summary.txt"
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
-    --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --ema 0.999 --p-t bias_t1 \
+    --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
     --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
     --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
 train_rc=$?
