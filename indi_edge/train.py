@@ -22,7 +22,7 @@ from indi_edge.cpu_features import bf16_skip_reason, cpu_features
 from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import BatchSource, PairSource
 from indi_edge.timesampling import sample_t
-from indi_edge.train_config import TrainConfig
+from indi_edge.train_config import TrainConfig, learning_rate
 
 WEIGHTS = "weights.safetensors"  # EMA weights + ModelInfo: what export and fine-tuning read
 LOG = "log.jsonl"
@@ -243,6 +243,8 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
             x = batch["x"].to(device, non_blocking=True)
             x_t = batch["x_t"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             t = batch["t"].to(device, non_blocking=True)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
             with precision.autocast():
                 prediction = model(x_t, t)
             loss = loss_fn(prediction.float(), x)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from indi_edge.sampling import EPS_SCHEDULES
 from indi_edge.timesampling import P_T
 
 AMP = ("off", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass
@@ -28,6 +30,8 @@ class TrainConfig:
     save_every: int = 500
     amp: str = "off"                 # mixed precision: off, bf16 (CPU AMX/AVX512-BF16, Ampere+), fp16 (CUDA)
     grad_clip: float = 0.0           # clip the gradients' global norm to this (0: off)
+    lr_schedule: str = "constant"    # cosine: from lr down to lr/100 at the last of `steps`
+    warmup: int = 0                  # steps of linear learning-rate warm-up from 0
 
     def validate(self) -> None:
         if self.loss not in ("l1", "l2"):
@@ -36,6 +40,10 @@ class TrainConfig:
             raise ValueError(f"p_t must be one of {P_T}, got {self.p_t!r}")
         if self.amp not in AMP:
             raise ValueError(f"amp must be one of {AMP}, got {self.amp!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if self.eps_schedule not in EPS_SCHEDULES:
             raise ValueError(f"eps_schedule must be one of {EPS_SCHEDULES}, got {self.eps_schedule!r}")
         for name in ("steps", "batch", "crop", "save_every", "default_steps"):
@@ -45,3 +53,18 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be >= 0 (0: off), got {self.grad_clip}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of 1-based `step`: linear warm-up, then constant or cosine decay to lr/100.
+
+    Warm-up keeps the first Adam steps (whose moment estimates are still noisy) small; a decay to
+    the end of `steps` lets a long fine-tune settle instead of ending on the noise of a fixed lr.
+    """
+    if step <= config.warmup:
+        return config.lr * step / config.warmup
+    if config.lr_schedule == "constant":
+        return config.lr
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    floor = config.lr / 100
+    return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -11,6 +11,7 @@ from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import PairedFolder
 from indi_edge.timesampling import P_T, sample_t
 from indi_edge.cpu_features import bf16_skip_reason
+from indi_edge.train_config import learning_rate
 from indi_edge.train import TrainConfig, choose_amp, make_batch, make_device_batch, noise_scale, train
 
 
@@ -257,3 +258,14 @@ def test_grad_clip_bounds_the_gradient_norm_and_logs_it(pairs_dir, tmp_path):
     assert "grad_norm_max" not in read_log(tmp_path / "free")[-1]
     with pytest.raises(ValueError, match="grad_clip"):
         config(grad_clip=-1.0).validate()
+
+
+def test_learning_rate_warms_up_then_decays_to_a_hundredth():
+    config = TrainConfig(lr=1e-3, steps=1000, warmup=100, lr_schedule="cosine")
+    rates = [learning_rate(config, step) for step in range(1, 1001)]
+    assert rates[0] == pytest.approx(1e-5) and rates[99] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(rates[99:], rates[100:]))  # never rises after the warm-up
+    assert rates[-1] == pytest.approx(1e-5)
+    assert learning_rate(TrainConfig(lr=1e-3, steps=1000), 1000) == 1e-3  # constant stays the default
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step").validate()

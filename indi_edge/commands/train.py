@@ -16,7 +16,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, default=d.steps, help="total optimisation steps")
     parser.add_argument("--batch", type=int, default=d.batch)
     parser.add_argument("--crop", type=int, default=d.crop, help="training crop size in pixels")
-    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (fixed)")
+    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (peak, with --lr-schedule)")
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default=d.lr_schedule,
+                        help="constant, or cosine decay to lr/100 at --steps (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=d.warmup, help="steps of linear lr warm-up (default %(default)s)")
     parser.add_argument("--ema", type=float, default=d.ema_decay, help="EMA decay of the weights")
     parser.add_argument("--grad-clip", type=float, default=d.grad_clip,
                         help="clip the gradients' global norm to this (0: off; default %(default)s)")
@@ -65,6 +68,7 @@ def main(args) -> int:
         torch.set_num_threads(args.threads)
     config = TrainConfig(
         preset=args.preset, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, ema_decay=args.ema,
+        lr_schedule=args.lr_schedule, warmup=args.warmup,
         loss=args.loss, grad_clip=args.grad_clip, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
         seed=args.seed, task=args.task or "custom", default_steps=args.default_steps, save_every=args.save_every,
         amp=choose_amp(args.amp, args.device),
