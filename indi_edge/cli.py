@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = "indi-edge " + shlex.join(argv)  # recorded in trained models' metadata
     try:
         return int(args._main(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as err:
         # User errors get one clear line, not a traceback.
         print(f"indi-edge {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -82,9 +82,7 @@ def main(args) -> int:
           f"{after:.2f} dB ({out / 'compare.png'})")
 
     clip = degraded_clip(image, args.frames, size, task, rng)
-    with video.VideoWriter(out / "shaky.mkv", 24.0, size, size) as writer:  # FFV1: lossless input
-        for frame in clip:
-            writer.write(frame)
+    video.write_frames(out / "shaky.mkv", clip, 24.0)  # FFV1: lossless input
     summary = video.restore_video(restorer, out / "shaky.mkv", out / "compare.mp4", compare=True,
                                   progress=not args.quiet)
     print(f"clip: {summary['frames']} frames, before | after in {summary['dst']}")

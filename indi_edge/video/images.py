@@ -1,0 +1,54 @@
+"""Images: read with depth and alpha kept, written whole or not at all, restored one by one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from indi_edge.video.paths import partial_path, refuse_overwriting_inputs
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """[H, W(, C)] before | after -> [H, 2W(, C)], for --compare."""
+    return np.concatenate([before, after], axis=1)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image as OpenCV holds it, depth and alpha kept (uint8/uint16, gray/BGR/BGRA)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no image at {path}")
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ValueError(f"{path} is not an image OpenCV can read")
+    return img
+
+
+def write_image(path: str | Path, img: np.ndarray) -> Path:
+    """Write via a temporary file and rename, so the destination is whole or absent."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: expected an image extension {IMAGE_SUFFIXES}")
+    tmp = partial_path(path)
+    try:
+        if not cv2.imwrite(str(tmp), img):
+            raise ValueError(f"OpenCV could not write {path} ({img.dtype} {img.shape})")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def restore_image(restorer, src: str | Path, dst: str | Path, *, compare: bool = False) -> Path:
+    src, dst = Path(src), Path(dst)
+    refuse_overwriting_inputs([(src, dst)])
+    if dst.suffix.lower() not in IMAGE_SUFFIXES:  # before the restore runs, not after
+        raise ValueError(f"{dst}: expected an image extension {IMAGE_SUFFIXES}")
+    if not dst.parent.is_dir():
+        raise FileNotFoundError(f"no folder {dst.parent} to write {dst.name} into")
+    before = read_image(src)
+    after = restorer.run(before)
+    return write_image(dst, side_by_side(before, after) if compare else after)
