@@ -18,6 +18,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eps", type=float, help="input noise in [-1, 1] units (default: the model's metadata)")
     parser.add_argument("--eps-schedule", choices=["constant", "brownian"], help="(default: the model's metadata)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
+    parser.add_argument("--flicker", metavar="CLIP",
+                        help="instead of the held-out images: flicker on this video clip (frame-to-frame change "
+                             "of the output over the input's, per N; with and without --frozen-noise when eps > 0)")
+    parser.add_argument("--frames", type=int, default=48, help="frames of the --flicker clip to use (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -28,6 +32,8 @@ def main(args) -> int:
 
     model_fn, metadata = evaluate.load_model(args.weights)
     info = ModelInfo.from_metadata(metadata)
+    if args.flicker:
+        return flicker_main(args, model_fn, info)
     task = args.task or info.task
     if task not in TASKS:
         raise ValueError(f"pass --task (one of {sorted(TASKS)}); the model's metadata names task {info.task!r}")
@@ -52,4 +58,31 @@ def main(args) -> int:
     evaluate.write_text(table + "\n", out / f"eval_{task}.md")
     evaluate.plot_perception_distortion(result, out / f"eval_{task}.png")
     print(f"wrote {out / f'eval_{task}'}.json, .md and .png")
+    return 0
+
+
+def flicker_main(args, model_fn, info) -> int:
+    from indi_edge import evaluate, flicker
+    from indi_edge.restorer import Restorer
+
+    if args.frames < 2:
+        raise ValueError(f"--frames must be at least 2, got {args.frames}")
+    frames = flicker.read_clip(args.flicker, args.frames)
+    eps = info.eps if args.eps is None else args.eps
+    sampler, schedule = args.sampler or info.sampler, args.eps_schedule or info.eps_schedule
+
+    def make_restorer(steps: int, frozen: bool) -> Restorer:
+        return Restorer(model_fn, steps=steps, eps=eps, sampler=sampler, eps_schedule=schedule, seed=args.seed,
+                        frozen_noise=frozen)
+
+    rows = flicker.flicker_rows(make_restorer, frames, args.steps, eps)
+    table = (f"Flicker on {args.flicker} ({len(frames)} frames), eps {eps:g}: mean absolute frame-to-frame change "
+             f"(8-bit grey levels) of the output over the input's.\n\n" + flicker.flicker_table(rows))
+    print(table)
+    out = Path(args.out)
+    name = f"flicker_{Path(args.flicker).stem}"
+    evaluate.write_json({"clip": str(args.flicker), "frames": len(frames), "eps": eps, "weights": str(args.weights),
+                         "rows": rows}, out / f"{name}.json")
+    evaluate.write_text(table + "\n", out / f"{name}.md")
+    print(f"wrote {out / name}.json and .md")
     return 0
