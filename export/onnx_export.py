@@ -18,14 +18,12 @@ from indi_edge.export import fp16 as fp16_convert
 from indi_edge.export.unroll import UnrolledInDI
 from indi_edge.export.validate import (BROKEN_PSNR, FP16_MIN_PSNR, FP32_MAX_ABS, Validation,
                                        half_precision, validate)
+from indi_edge.atomic import partial_path
 from indi_edge.model_info import ModelInfo
 
 OPSET = 18  # the dynamo exporter's floor (asking for less silently gives 18)
 
 
-def partial_path(path: Path) -> Path:
-    """Where an artifact is written until it is complete and validated (same suffix, hidden)."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
 def example_inputs(multiple: int, batch: int = 2, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,6 +70,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: ModelInfo, *, fp
         raise ValueError(f"unroll must be an integer >= 0 (steps), got {unroll!r}")
     path = Path(path)
     info = info.replace(multiple=model.multiple, unrolled_steps=unroll, **({"steps": unroll} if unroll else {}))
+    info.validate(f"the export to {path}")  # never write facts a Restorer would refuse
     proto = trace_onnx(model, info, unroll)
     if fp16:
         proto = fp16_convert.to_fp16(proto, fp16_io=fp16_io)

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch.export import Dim
 
-from indi_edge.export.onnx_export import example_inputs, judge, partial_path
+from indi_edge.atomic import partial_path
+from indi_edge.export.onnx_export import example_inputs, judge
 from indi_edge.export.validate import validate
 from indi_edge.model_info import ModelInfo
 
@@ -36,7 +37,7 @@ def export_pt2(model: torch.nn.Module, path: str | Path, info: ModelInfo, *, bf1
 
     bf16: compute in bfloat16 (IO stays float32); validated like an fp16 export (PSNR against fp32)."""
     path = Path(path)
-    info = info.replace(multiple=model.multiple, unrolled_steps=0)
+    info = info.replace(multiple=model.multiple, unrolled_steps=0).validate(f"the export to {path}")
     m = info.multiple
     n, h, w = Dim("n"), Dim("h"), Dim("w")
     x, t = example_inputs(m)  # batch 2: with 1, torch.export specialises N = 1

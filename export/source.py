@@ -28,5 +28,5 @@ def load_model(ckpt: str | Path):
 
     path = weights_path(ckpt)
     model = nn.load(path)
-    info = ModelInfo.from_metadata(nn.read_metadata(path))
+    info = ModelInfo.from_metadata(nn.read_metadata(path), str(path))
     return model, info.replace(multiple=model.multiple, unet_config=model.config.to_json())

@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Callable, Sequence
@@ -20,7 +18,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from indi_edge import degrade, metrics, sampling
+from indi_edge import atomic, degrade, metrics, sampling
 from indi_edge.data import TASKS, HeldoutPair, heldout_pairs
 
 ModelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -240,24 +238,8 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same folder, then rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a results file is as readable as any other
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_text(text: str, path: str | Path) -> None:
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+    atomic.write_text(path, text)
 
 
 def write_json(result: dict, path: str | Path) -> None:

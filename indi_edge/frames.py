@@ -8,7 +8,8 @@ What goes back out has the input's layout and dtype:
 - gray in, gray out: the gray value feeds all three channels; the result is the BT.601 luma
   (0.299 R + 0.587 G + 0.114 B, as cv2.COLOR_BGR2GRAY) of the restored RGB;
 - BGRA: the model restores BGR; alpha is passed through untouched;
-- integer frames are rounded and clipped to their range, float frames clipped to [0, 1].
+- integer frames are rounded and clipped to their range; float frames must lie in [0, 1] (a
+  rounding overshoot of FLOAT_SLACK is clipped; more is an error, not a silently white frame).
 The uint8 BGR(A) path runs through indi_edge.ops (native kernels where built).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from indi_edge import ops
 SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
           np.dtype(np.float32): 1.0, np.dtype(np.float64): 1.0}
 CHANNELS = (1, 3, 4)
+FLOAT_SLACK = 1e-3  # float frames may overshoot [0, 1] by rounding this much; they are clipped
 LUMA_RGB = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, the weights of cv2.COLOR_BGR2GRAY
 
 
@@ -58,6 +60,11 @@ def describe(frame) -> FrameLayout:
     if frame.dtype.kind == "f":
         if not np.isfinite(frame).all():
             raise ValueError("expected finite pixel values, the float frame contains NaN or inf")
+        low, high = float(frame.min()), float(frame.max())
+        if low < -FLOAT_SLACK or high > 1.0 + FLOAT_SLACK:
+            # A float frame in [0, 255] (or [-1, 1]) would be clipped to mostly white (or black).
+            raise ValueError(f"float frames hold values in [0, 1]; this one spans [{low:g}, {high:g}] "
+                             f"(divide 8-bit values by 255, 16-bit by 65535)")
     return FrameLayout(frame.shape[0], frame.shape[1], channels, frame.ndim == 2, frame.dtype)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -81,13 +83,20 @@ class Restorer:
         step count that fits (indi_edge.budget.StepBudget, measured on the first frames of each
         size); `steps` is then ignored by them. budget: a StepBudget to use instead (e.g. with
         its own clock).
+    fp16_fallback: a frame whose output holds NaN/Inf (an FP16/bf16 overflow) is recomputed on
+        the backend's fp32 path (OpenVINO bf16 -> fp32, torch bf16 -> fp32) with a warning; without
+        it, or on a backend with no fp32 path, such a frame raises NonFiniteOutput naming the frame
+        and the step. Every frame of every backend is checked: NaN never becomes black pixels.
+
+    Threads: calls are serialised by a lock, so one Restorer may be shared; each call still uses
+    the runtime's own threads. close() (or `with Restorer(...) as r:`) frees the backend.
     """
 
     def __init__(self, engine, *, steps: int | None = None, eps: float | None = None,
                  sampler: str | None = None, eps_schedule: str | None = None, seed: int = 0,
                  tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
                  providers=None, threads: int = 0, backend: str = "auto", budget_ms: float | None = None,
-                 budget: StepBudget | None = None):
+                 budget: StepBudget | None = None, fp16_fallback: bool = False):
         self.backend: Backend = open_backend(engine, providers=providers, threads=threads, backend=backend)
         if budget_ms is not None and budget is not None:
             raise ValueError("pass budget_ms or budget, not both")
@@ -120,6 +129,10 @@ class Restorer:
         self.frozen_noise = bool(frozen_noise)
         self.frame_count = 0
         self._frozen: NoiseField | None = None
+        self.fp16_fallback = bool(fp16_fallback)
+        self._twin = None
+        self._lock = threading.RLock()
+        self._closed = False
 
     @property
     def info(self) -> ModelInfo:
@@ -141,29 +154,40 @@ class Restorer:
         return self.run_batch([frame])[0]
 
     def run_batch(self, frames_in) -> list[np.ndarray]:
-        """Restore a list of frames; frames of the same shape and dtype share backend calls."""
+        """Restore a list of frames; frames of the same shape and dtype share backend calls.
+
+        Frame k of the list takes noise number frame_count + k (input order), so a frame gets the
+        same noise through run_batch as through run() one by one, however sizes interleave.
+        Calls are serialised (one lock per Restorer): safe from several threads.
+        """
         if isinstance(frames_in, np.ndarray) or frames_in is None:
             raise TypeError("run_batch expects a list of frames; use run(frame) for one frame")
         frames_in = list(frames_in)
         layouts = [frames.describe(f) for f in frames_in]
-        out: list[np.ndarray | None] = [None] * len(frames_in)
-        groups: dict[frames.FrameLayout, list[int]] = {}
-        for i, layout in enumerate(layouts):
-            groups.setdefault(layout, []).append(i)
-        for layout, idx in groups.items():
-            key = BudgetKey(layout, len(idx), id(self.backend))  # what the latency depends on
-            steps = self.budget.steps(key) if self.budget else self.steps
-            clock = self.budget.clock if self.budget else time.perf_counter
-            start = clock()
-            x = np.concatenate([frames.to_tensor(frames_in[i], self.multiple)[0] for i in idx])
-            loop_start = clock()
-            restored = self.restore_array(x, steps=steps)
-            loop_s = clock() - loop_start
-            for j, i in enumerate(idx):
-                out[i] = frames.from_tensor(restored[j], layout, frames.alpha_of(frames_in[i], layout))
-            if self.budget:
-                self.budget.record(key, steps, (clock() - start) / len(idx), loop_s / len(idx))
-        return out
+        with self._lock:
+            if self._closed:
+                raise ValueError("this Restorer is closed")
+            first = self.frame_count
+            self.frame_count += len(frames_in)
+            out: list[np.ndarray | None] = [None] * len(frames_in)
+            groups: dict[frames.FrameLayout, list[int]] = {}
+            for i, layout in enumerate(layouts):
+                groups.setdefault(layout, []).append(i)
+            for layout, idx in groups.items():
+                key = BudgetKey(layout, len(idx), id(self.backend))  # what the latency depends on
+                steps = self.budget.steps(key) if self.budget else self.steps
+                clock = self.budget.clock if self.budget else time.perf_counter
+                start = clock()
+                x = np.concatenate([frames.to_tensor(frames_in[i], self.multiple)[0] for i in idx])
+                numbers = [first + i for i in idx]
+                loop_start = clock()
+                restored = self._restore(x, steps, numbers)
+                loop_s = clock() - loop_start
+                for j, i in enumerate(idx):
+                    out[i] = frames.from_tensor(restored[j], layout, frames.alpha_of(frames_in[i], layout))
+                if self.budget:
+                    self.budget.record(key, steps, (clock() - start) / len(idx), loop_s / len(idx))
+            return out
 
     def budget_choices(self) -> dict[str, dict]:
         """With a budget: per frame size seen ("WxH", batch), the step count in use and its p90 ms."""
@@ -178,7 +202,13 @@ class Restorer:
         in `steps` InDI steps (default self.steps).
 
         Consumes N frame numbers of noise (none with frozen_noise)."""
-        steps = self.steps if steps is None else steps
+        with self._lock:
+            first = self.frame_count
+            self.frame_count += y.shape[0] if isinstance(y, np.ndarray) and y.ndim == 4 else 0
+            return self._restore(y, self.steps if steps is None else steps, list(range(first, first + len(y))))
+
+    def _restore(self, y: np.ndarray, steps: int, numbers: list[int]) -> np.ndarray:
+        """restore_array with the frames' noise numbers given; every frame's output checked finite."""
         if not isinstance(y, np.ndarray) or y.ndim != 4 or y.shape[1] != 3 or y.dtype != np.float32:
             raise ValueError(f"expected y as a [N, 3, H, W] float32 array, got "
                              f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}")
@@ -186,16 +216,18 @@ class Restorer:
             raise ValueError(f"H and W must be non-zero multiples of {self.multiple}, got {y.shape[2]}x{y.shape[3]}; "
                              f"use frames.pad_to_multiple")
         y = np.ascontiguousarray(y)  # the fused kernels take C-contiguous arrays
-        noise = self._noise_field(y.shape)
+        noise = self._noise_field(y.shape, numbers)
         tile = self._tile_for(y.shape[2], y.shape[3])
 
         def restore_window(window: np.ndarray, top: int, left: int) -> np.ndarray:
             return self.backend.restore(window, steps, sampler=self.sampler, eps=self.eps,
                                         eps_schedule=self.eps_schedule, rng=noise.window(top, left))
 
-        if not tile:
-            return restore_window(y, 0, 0)
-        return tiling.restore_tiled(restore_window, y, tile, self.overlap)
+        x0 = restore_window(y, 0, 0) if not tile else tiling.restore_tiled(restore_window, y, tile, self.overlap)
+        bad = [j for j in range(x0.shape[0]) if not np.isfinite(x0[j]).all()]
+        if bad:
+            x0 = self._non_finite(y, x0, bad, steps, numbers)
+        return x0
 
     def _tile_for(self, height: int, width: int) -> int:
         if self.tile is None:
@@ -203,12 +235,80 @@ class Restorer:
             return tiling.round_up(tiling.DEFAULT_TILE, self.multiple) if big else 0
         return self.tile
 
-    def _noise_field(self, shape: tuple[int, ...]) -> NoiseField:
+    def _noise_field(self, shape: tuple[int, ...], numbers: list[int]) -> NoiseField:
         n = shape[0]
         if self.frozen_noise:
             if self._frozen is None or self._frozen.shape != tuple(shape):
                 self._frozen = NoiseField([(self.seed, 0)] * n, tuple(shape))
             return self._frozen
-        seeds = [(self.seed, self.frame_count + i) for i in range(n)]
-        self.frame_count += n
-        return NoiseField(seeds, tuple(shape))
+        return NoiseField([(self.seed, k) for k in numbers], tuple(shape))
+
+    def _non_finite(self, y: np.ndarray, x0: np.ndarray, bad: list[int], steps: int, numbers: list[int]) -> np.ndarray:
+        """NaN/Inf in the output of frames `bad`: recompute them on the backend's fp32 twin
+        (fp16_fallback=True, where the backend has one) or raise naming the frame and the step."""
+        twin = self._fp32_twin() if self.fp16_fallback else None
+        if twin is not None:
+            warnings.warn(f"frame {numbers[bad[0]]}: NaN/Inf from {self.providers[0]}; recomputed in fp32",
+                          RuntimeWarning, stacklevel=4)
+            fixed = Restorer(twin, steps=steps, eps=self.eps, sampler=self.sampler, eps_schedule=self.eps_schedule,
+                             seed=self.seed, tile=self.tile, overlap=self.overlap)
+            x0 = x0.copy()
+            for j in bad:
+                x0[j:j + 1] = fixed._restore(y[j:j + 1], steps, [numbers[j]])
+            return x0
+        j = bad[0]
+        raise NonFiniteOutput(f"frame {numbers[j]}: the model's output holds NaN or Inf ({where_non_finite(self.backend, y[j:j + 1], steps, self.sampler)}; "
+                              f"{self.providers[0]}). An FP16 model can overflow: use an fp32 model, or "
+                              f"fp16_fallback=True where the backend has an fp32 path")
+
+    def _fp32_twin(self):
+        if self._twin is None and hasattr(self.backend, "fp32_twin"):
+            self._twin = self.backend.fp32_twin()
+        return self._twin
+
+    # --- resources ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the backend's sessions and buffers (device memory on a GPU); the Restorer is unusable after."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for backend in (self.backend, self._twin):
+                getattr(backend, "close", lambda: None)()
+            self._frozen = self._twin = None
+
+    def __enter__(self) -> "Restorer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class NonFiniteOutput(ValueError):
+    """The network returned NaN or Inf for a frame: never written as black or white pixels."""
+
+
+def where_non_finite(backend, y: np.ndarray, steps: int, sampler: str) -> str:
+    """Which step first gave NaN/Inf, found by replaying the loop one network call at a time
+    without noise (only on the failure path: the normal path pays one isfinite pass per frame)."""
+    if not callable(backend) or backend.info.unrolled_steps:
+        return f"in the {steps}-step loop"
+    calls = itertools.count(1)
+
+    class Found(Exception):
+        pass
+
+    def checked(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        k, x0 = next(calls), backend(x, t)
+        if not np.isfinite(x0).all():
+            raise Found(f"first at step {k} of {steps}, t={float(t[0]):g}")
+        return x0
+
+    try:
+        sampling.run(checked, y, steps, sampler=sampler)
+    except Found as found:
+        return str(found)
+    except Exception:  # noqa: BLE001 - a diagnosis, not the error itself
+        pass
+    return f"in the {steps}-step loop"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from indi_edge import nn as unet
-from indi_edge.checkpoint import load_checkpoint, save_checkpoint
+from indi_edge.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from indi_edge.cpu_features import bf16_skip_reason, cpu_features
 from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import BatchSource, PairSource
@@ -203,6 +203,9 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
 
     config.validate()
     out_dir = Path(out_dir)
+    if not resume and (out_dir / CHECKPOINT).exists():
+        raise ValueError(f"{out_dir} already holds a training run: continue it with --resume, or choose a new --out "
+                         f"(starting over here would overwrite its checkpoint and weights)")
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     # NHWC: what oneDNN's and cuDNN's fast convolutions want (1.1x fp32, 1.3x bf16 on the dev box CPU)
@@ -248,6 +251,10 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
             with precision.autocast():
                 prediction = model(x_t, t)
             loss = loss_fn(prediction.float(), x)
+            if not torch.isfinite(loss):
+                raise RuntimeError(f"the loss became {loss.item()} at step {step}: stopped without saving, so the "
+                                   f"last checkpoint and weights in {out_dir} are kept; resume with a lower --lr "
+                                   f"or --grad-clip")
             optimizer.zero_grad(set_to_none=True)
             grad_norms.append(precision.step(loss, optimizer, config.grad_clip))
             update_ema(ema, model, config.ema_decay)
@@ -269,6 +276,10 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
                 bar.set_postfix(loss=f"{last:.4f}")
             bar.update(1)
             if step % config.save_every == 0 or step == config.steps or out_of_time:
+                if not all(torch.isfinite(p).all() for p in ema.parameters()):
+                    raise RuntimeError(f"the weights hold NaN/Inf at step {step}: stopped without saving, so the "
+                                       f"last checkpoint and weights in {out_dir} are kept; resume with a lower "
+                                       f"--lr or --grad-clip")
                 elapsed = time.perf_counter() - t0
                 save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed)
                 info = model_info(config, ema, command, elapsed, device, step)

@@ -269,3 +269,19 @@ def test_learning_rate_warms_up_then_decays_to_a_hundredth():
     assert learning_rate(TrainConfig(lr=1e-3, steps=1000), 1000) == 1e-3  # constant stays the default
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="step").validate()
+
+
+def test_training_into_an_existing_run_without_resume_is_refused(pairs_dir, tmp_path):
+    settings = config(steps=2, save_every=1)
+    train(settings, PairedFolder(pairs_dir), tmp_path / "run", progress=False)
+    before = (tmp_path / "run" / "weights.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="already holds a training run: continue it with --resume"):
+        train(settings, PairedFolder(pairs_dir), tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "weights.safetensors").read_bytes() == before
+
+
+def test_a_run_that_goes_nan_stops_before_saving_anything_bad(pairs_dir, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match=r"(loss became nan|weights hold NaN/Inf) at step \d: stopped without saving"):
+        train(config(steps=6, save_every=10, lr=1e30), PairedFolder(pairs_dir), run, progress=False)
+    assert not (run / "weights.safetensors").exists() and not (run / "checkpoint.safetensors").exists()

@@ -124,7 +124,7 @@ def multiple_from_graph(session) -> int:
 
 def open_onnx(path: Path, providers=None, threads: int = 0) -> "OnnxBackend | OnnxLoopBackend":
     session = make_session(path, providers, threads)
-    info = ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map)
+    info = ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map, str(path))
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = [o.name for o in session.get_outputs()]
     expected = LOOP_INPUTS if info.unrolled_steps > 0 else STEP_INPUTS
@@ -159,6 +159,11 @@ class OnnxBackend(StepLoop):
     @property
     def providers(self) -> list[str]:
         return self.session.get_providers()
+
+    def close(self) -> None:
+        """Drop the session and its bound device buffers (ONNX Runtime frees them with the last reference)."""
+        self.bound.clear()
+        self.session = None
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         check_batch(x, t, self.multiple)

@@ -113,7 +113,7 @@ class OpenVinoBackend(StepLoop):
             self.model = self.core.read_model(str(self.path))
         except RuntimeError as err:
             raise ValueError(f"{self.path} is not a readable ONNX model (OpenVINO: {err})") from err
-        info = ModelInfo.from_metadata(read_metadata(self.model))
+        info = ModelInfo.from_metadata(read_metadata(self.model), str(self.path))
         self._check_io(info)
         if info.multiple == 1:
             info = info.replace(multiple=multiple_from_onnx_dims(self.path))
@@ -162,6 +162,15 @@ class OpenVinoBackend(StepLoop):
         while len(self.compiled) > self.cache_size:
             self.compiled.popitem(last=False)
         return request
+
+    def fp32_twin(self) -> "OpenVinoBackend | None":
+        """The same model in fp32, for frames whose bf16 output overflowed (Restorer fp16_fallback)."""
+        if self.precision == "fp32":
+            return None
+        return OpenVinoBackend(self.path, precision="fp32", threads=self.threads, cache_size=self.cache_size)
+
+    def close(self) -> None:
+        self.compiled.clear()
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         check_batch(x, t, self.multiple)

@@ -33,7 +33,7 @@ class Pt2Backend(StepLoop):
                              f"`indi-edge export --pt2`?")
         self._torch = torch
         self.path = path
-        self.info = ModelInfo.from_metadata(meta)
+        self.info = ModelInfo.from_metadata(meta, str(path))
         self.multiple = self.info.multiple
         self.providers = ["torch-aotinductor-" + meta.get("AOTI_DEVICE_KEY", "cpu")]
 

@@ -42,12 +42,13 @@ class TorchCpuBackend(StepLoop):
             if path.suffix != ".safetensors":
                 raise ValueError(f"TorchCpuBackend loads .safetensors weights (indi_edge.nn.save); got {path.name}")
             network = nn.load(path)
-            info = info or ModelInfo.from_metadata(nn.read_metadata(path))
+            info = info or ModelInfo.from_metadata(nn.read_metadata(path), str(path))
         elif isinstance(model, torch.nn.Module):
             network, info = copy.deepcopy(model), info or ModelInfo()  # the caller's module stays fp32
         else:
             raise TypeError(f"model must be a .safetensors path or a torch UNet, got {type(model).__name__}")
         self._torch = torch
+        self._source = model  # a path, or the caller's fp32 module: what fp32_twin() rebuilds from
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self.network = network.to(dtype=self.dtype, memory_format=self.layout).eval()
@@ -55,6 +56,15 @@ class TorchCpuBackend(StepLoop):
         self.info = info.replace(multiple=self.multiple)
         self.precision = precision
         self.providers = [f"torch-cpu-{precision}{'-channels-last' if channels_last else ''}"]
+
+    def fp32_twin(self) -> "TorchCpuBackend | None":
+        """The same network in fp32, for frames whose bf16 output overflowed (Restorer fp16_fallback)."""
+        if self.precision == "fp32":
+            return None
+        return TorchCpuBackend(self._source, self.info, precision="fp32", channels_last=self.layout == self._torch.channels_last)
+
+    def close(self) -> None:
+        self.network = None
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         check_batch(x, t, self.multiple)

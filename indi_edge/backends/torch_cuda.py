@@ -51,7 +51,7 @@ def load_network(source, info: ModelInfo | None, device):
         from indi_edge import nn
 
         model = nn.load(path, device=device)
-        meta_info = ModelInfo.from_metadata(nn.read_metadata(path)).replace(multiple=model.multiple)
+        meta_info = ModelInfo.from_metadata(nn.read_metadata(path), str(path)).replace(multiple=model.multiple)
         return model, info or meta_info, True
     if path.suffix == ".pt2":
         from torch._inductor import aoti_load_package
@@ -61,7 +61,7 @@ def load_network(source, info: ModelInfo | None, device):
         if meta.get("AOTI_DEVICE_KEY", "cpu") != "cuda":
             raise ValueError(f"{path.name} is compiled for {meta.get('AOTI_DEVICE_KEY', 'cpu')}; the torch CUDA backend "
                              f"needs a package compiled for CUDA (run the export on the GPU machine)")
-        return runner, info or ModelInfo.from_metadata(meta), False
+        return runner, info or ModelInfo.from_metadata(meta, str(path)), False
     raise ValueError(f"{path}: expected a UNet, a .safetensors weights file or a .pt2 package compiled for CUDA")
 
 

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from indi_edge import cuda_runtime
+from indi_edge import atomic, cuda_runtime
 from indi_edge.model_info import ModelInfo
 from indi_edge.tensorrt.cache import EngineKey, EngineSidecar, find_cached, sha256_file, write_sidecar
 from indi_edge.tensorrt.log import BuildLog, trt_logger, trt_progress_monitor
@@ -127,9 +127,7 @@ def build_engine(onnx: str | os.PathLike, output: str | os.PathLike, options: Bu
     engine, io = _build(trt, facts, mode, profiles, options, timing_cache, log)
     seconds = time.monotonic() - started
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".partial")
-    tmp.write_bytes(engine)
-    tmp.replace(output)
+    atomic.write_bytes(output, engine)  # a unique temporary name: concurrent builds do not collide
     inputs = {k: v for k, v in io.items() if k in STEP_INPUTS}
     outputs = {k: v for k, v in io.items() if k not in STEP_INPUTS}
     write_sidecar(output, EngineSidecar(key, facts.info, inputs, outputs,
@@ -174,7 +172,8 @@ def _build(trt, facts: OnnxFacts, mode: BuildMode, profiles, options: BuildOptio
         raise RuntimeError(f"TensorRT could not build an engine from {facts.path.name}: "
                            f"{'; '.join(log.errors) or 'see the log above'}")
     timing_cache.parent.mkdir(parents=True, exist_ok=True)
-    timing_cache.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+    # Shared by later builds: an interrupted write must not leave it corrupt.
+    atomic.write_bytes(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
     tensors = [network.get_input(i) for i in range(network.num_inputs)] + \
               [network.get_output(i) for i in range(network.num_outputs)]
     io = {tensor.name: np.dtype(trt.nptype(tensor.dtype)).name for tensor in tensors}

@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from indi_edge import atomic
 from indi_edge.model_info import ModelInfo
 from indi_edge.tensorrt.profiles import Profile
 
@@ -79,7 +80,7 @@ class EngineSidecar:
     def from_json(raw: dict) -> "EngineSidecar":
         if raw.get("format") != SIDECAR_FORMAT:
             raise ValueError(f"engine sidecar format {raw.get('format')!r} is not {SIDECAR_FORMAT}; rebuild the engine")
-        return EngineSidecar(EngineKey.from_json(raw["key"]), ModelInfo.from_metadata(raw["model"]),
+        return EngineSidecar(EngineKey.from_json(raw["key"]), ModelInfo.from_metadata(raw["model"], "the engine sidecar"),
                              dict(raw["inputs"]), dict(raw["outputs"]), str(raw.get("built_with", "")))
 
 
@@ -89,10 +90,7 @@ def sidecar_path(engine: str | os.PathLike) -> Path:
 
 def write_sidecar(engine: str | os.PathLike, sidecar: EngineSidecar) -> Path:
     path = sidecar_path(engine)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(sidecar.to_json(), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(path, json.dumps(sidecar.to_json(), indent=2, sort_keys=True) + "\n")
 
 
 def read_sidecar(engine: str | os.PathLike) -> EngineSidecar:

@@ -27,11 +27,32 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
+# The sample types each format stores (OpenCV): anything else is converted, not saturated.
+DEPTHS = {".png": (np.uint8, np.uint16), ".tif": (np.uint8, np.uint16, np.float32),
+          ".tiff": (np.uint8, np.uint16, np.float32)}
+EIGHT_BIT = (np.uint8,)  # .jpg, .jpeg, .bmp, .webp
+
+
+def fit_depth(img: np.ndarray, suffix: str) -> np.ndarray:
+    """img in a sample type the format stores, scaled to keep its meaning: a 16-bit frame written
+    to .jpg becomes 8-bit (/257) instead of saturating to white, a float [0, 1] frame written to
+    .png becomes 16-bit instead of rounding to black."""
+    allowed = DEPTHS.get(suffix.lower(), EIGHT_BIT)
+    if img.dtype.type in allowed:
+        return img
+    unit = img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0)
+    target = np.uint16 if np.uint16 in allowed else np.uint8
+    top = 65535.0 if target == np.uint16 else 255.0
+    return np.clip(np.rint(unit * top), 0, top).astype(target)
+
+
 def write_image(path: str | Path, img: np.ndarray) -> Path:
-    """Write via a temporary file and rename, so the destination is whole or absent."""
+    """Write via a temporary file and rename, so the destination is whole or absent; the sample type
+    is fitted to the format (fit_depth)."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"{path}: expected an image extension {IMAGE_SUFFIXES}")
+    img = fit_depth(img, path.suffix)
     tmp = partial_path(path)
     try:
         if not cv2.imwrite(str(tmp), img):

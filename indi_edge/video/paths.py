@@ -5,10 +5,7 @@ import os
 from pathlib import Path
 
 
-def partial_path(path: Path) -> Path:
-    """The hidden temporary name `path` is written under until complete (same suffix, so writers
-    pick the format from it)."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+from indi_edge.atomic import partial_path  # noqa: F401 - the temporary names of this package's outputs
 
 
 def same_file(a: Path, b: Path) -> bool:

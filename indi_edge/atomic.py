@@ -1,0 +1,40 @@
+"""Files written whole or not at all: through a temporary name in the same folder, then renamed.
+
+The temporary name is unique per writer (process id and a random part), so two runs writing the
+same output (two engine builds, two exports) never write into each other's temporary file; the
+last rename wins with a complete file. Readers never see half a file.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Callable
+
+
+def partial_path(path: Path) -> Path:
+    """A hidden temporary name beside `path`, unique to this writer; it keeps the suffix, so writers
+    that choose the format from the extension (OpenCV, FFmpeg, ONNX) still do."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """write(tmp) then rename tmp to path; on any error the temporary file is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
