@@ -5,20 +5,45 @@
 #include "cpu_kernels.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "parallel.h"
 
 namespace indi {
 
 namespace {
+// A container limited to 2 CPUs on a 64-core host must not start 64 threads per kernel call: the
+// quota would throttle them all. The affinity mask covers taskset/cpusets; cpu.max covers quotas.
+int usable_cpus() {
+    int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) n = std::max(1, CPU_COUNT(&set));
+    if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {  // cgroup v2: "<quota> <period>" or "max <period>"
+        char quota[32] = {0};
+        long period = 0;
+        if (std::fscanf(f, "%31s %ld", quota, &period) == 2 && std::strcmp(quota, "max") != 0 && period > 0) {
+            const long q = std::atol(quota);
+            if (q > 0) n = std::min<int>(n, static_cast<int>(std::max(1L, (q + period - 1) / period)));
+        }
+        std::fclose(f);
+    }
+#endif
+    return n;
+}
+
 int default_threads() {
     if (const char* env = std::getenv("INDI_EDGE_NUM_THREADS")) {
         const int n = std::atoi(env);
         if (n > 0) return n;
     }
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return usable_cpus();
 }
 std::atomic<int> g_threads{default_threads()};
 }  // namespace

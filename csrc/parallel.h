@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace indi {
 
-// Threads used by the CPU kernels; 0 or less means "all hardware threads".
+// Threads used by the CPU kernels; 0 or less means the default: INDI_EDGE_NUM_THREADS, else the CPUs
+// this process may use (its affinity mask and, in a container, its cgroup CPU quota).
 void set_num_threads(int n);
 int num_threads();
 
@@ -27,7 +29,12 @@ void parallel_for(int64_t n, int64_t grain, const Body& body) {
     workers.reserve(static_cast<size_t>(chunks - 1));
     const int64_t step = (n + chunks - 1) / chunks;
     for (int64_t begin = step; begin < n; begin += step) {
-        workers.emplace_back([&body, begin, end = std::min(n, begin + step)] { body(begin, end); });
+        const int64_t end = std::min(n, begin + step);
+        try {
+            workers.emplace_back([&body, begin, end] { body(begin, end); });
+        } catch (const std::system_error&) {
+            body(begin, end);  // no thread to be had (limits, memory): this chunk runs here, not abort()
+        }
     }
     body(int64_t{0}, std::min(n, step));
     for (auto& worker : workers) worker.join();

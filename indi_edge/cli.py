@@ -42,10 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = "indi-edge " + shlex.join(argv)  # recorded in trained models' metadata
     try:
         return int(args._main(args) or 0)
-    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as err:
-        # User errors get one clear line, not a traceback.
+    except KeyboardInterrupt:
+        # Outputs are written through temporary files: an interrupted run leaves nothing half-written.
+        print(f"indi-edge {args.command}: interrupted; no partial output was left", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if not is_user_error(err):
+            raise  # a bug: the traceback is what a report needs
         print(f"indi-edge {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def is_user_error(err: Exception) -> bool:
+    """Errors a user's input or machine causes (bad files and arguments, missing packages, a full
+    disk, OpenCV refusing an image, a runtime refusing a model): one clear line, not a traceback."""
+    if isinstance(err, (ValueError, TypeError, OSError, RuntimeError, ImportError)):
+        return True
+    module = type(err).__module__ or ""
+    return module.startswith(("cv2", "onnxruntime", "av."))  # cv2.error, ORT's and PyAV's own types
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 from indi_edge import frames, sampling, tiling
 from indi_edge.backends import Backend, open_backend
 from indi_edge.budget import StepBudget
-from indi_edge.model_info import ModelInfo
+from indi_edge.model_info import MAX_STEPS, ModelInfo
 
 
 class BudgetKey(NamedTuple):
@@ -88,6 +88,9 @@ class Restorer:
         it, or on a backend with no fp32 path, such a frame raises NonFiniteOutput naming the frame
         and the step. Every frame of every backend is checked: NaN never becomes black pixels.
 
+    trust: needed (True) to open a .pt2 package: loading one runs code from the file. ONNX models
+        and TensorRT engines are data and need no trust.
+
     Threads: calls are serialised by a lock, so one Restorer may be shared; each call still uses
     the runtime's own threads. close() (or `with Restorer(...) as r:`) frees the backend.
     """
@@ -96,8 +99,9 @@ class Restorer:
                  sampler: str | None = None, eps_schedule: str | None = None, seed: int = 0,
                  tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
                  providers=None, threads: int = 0, backend: str = "auto", budget_ms: float | None = None,
-                 budget: StepBudget | None = None, fp16_fallback: bool = False):
-        self.backend: Backend = open_backend(engine, providers=providers, threads=threads, backend=backend)
+                 budget: StepBudget | None = None, fp16_fallback: bool = False, trust: bool = False):
+        self.backend: Backend = open_backend(engine, providers=providers, threads=threads, backend=backend,
+                                             trust=trust)
         if budget_ms is not None and budget is not None:
             raise ValueError("pass budget_ms or budget, not both")
         self.budget = StepBudget(budget_ms) if budget_ms is not None else budget
@@ -107,6 +111,8 @@ class Restorer:
         self.sampler = info.sampler if sampler is None else sampler
         self.eps_schedule = info.eps_schedule if eps_schedule is None else eps_schedule
         sampling.time_grid(self.steps)  # validates steps
+        if self.steps > MAX_STEPS:
+            raise ValueError(f"steps must be at most {MAX_STEPS}, got {self.steps}")
         if self.sampler not in sampling.SAMPLERS:
             raise ValueError(f"sampler must be one of {sampling.SAMPLERS}, got {self.sampler!r}")
         if self.eps_schedule not in sampling.EPS_SCHEDULES:

@@ -136,6 +136,18 @@ def test_update_threaded_equals_single_threaded():
         ops.set_num_threads(before)
 
 
+@native
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_default_threads_follow_the_cpus_this_process_may_use():
+    """A process pinned to one CPU (taskset, a container's cpuset) gets one kernel thread, not one
+    per host core: more would only be throttled."""
+    code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+            "from indi_edge import ops; print(ops.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k != "INDI_EDGE_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
+    assert out.stdout.strip() == "1"
+
+
 # --- frame conversion --------------------------------------------------------------------------
 
 @HYPOTHESIS

@@ -79,7 +79,9 @@ def test_pt2_matches_torch(tiny_unet, tiny_info, exports, y, tiny_onnx):
     from indi_edge.export import export_pt2
 
     path = export_pt2(tiny_unet, exports / "tiny.pt2", tiny_info)
-    restorer = Restorer(path)
+    with pytest.raises(ValueError, match="runs code from the file.*trust=True"):
+        Restorer(path)  # a .pt2 is code: never opened without the caller saying it trusts the file
+    restorer = Restorer(path, trust=True)
     assert restorer.info == ModelInfo.from_metadata(tiny_info.to_metadata())
     np.testing.assert_allclose(restorer.restore_array(y), torch_loop(tiny_unet, y, 3), atol=1e-4)
     np.testing.assert_allclose(restorer.restore_array(y[:1, :, :6, :10]),
@@ -150,7 +152,7 @@ def test_a_file_that_is_not_a_model(tmp_path):
     fake_package = tmp_path / "junk.pt2"
     fake_package.write_bytes(b"not a zip archive")
     with pytest.raises(ValueError, match="not a loadable AOTInductor"):
-        Restorer(fake_package)
+        Restorer(fake_package, trust=True)
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     with pytest.raises(ValueError, match="expected .onnx or .pt2"):

@@ -284,7 +284,7 @@ def test_bad_destinations_and_sources(tmp_path, capsys):
     not_video.write_bytes(b"junk")
     with pytest.raises(ValueError, match="cannot open"):
         video.restore_video(IDENTITY, not_video, tmp_path / "o.mp4")
-    with pytest.raises(ValueError, match="at least 64 pixels"):
+    with pytest.raises(ValueError, match="at least 64 pixels wide"):
         video.restore_video(IDENTITY, src, tmp_path / "o.mp4", codec="h265")
     with pytest.raises(ValueError, match="needs an even width"):
         video.write_frames(tmp_path / "odd.mp4", [np.zeros((5, 7, 3), np.uint8)], FPS)

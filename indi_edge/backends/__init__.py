@@ -50,26 +50,30 @@ class StepLoop:
 def resolve(engine: str | os.PathLike) -> Path:
     """A model file path, or the bundled model a bare name (e.g. "motion-deblur") refers to."""
     path = Path(engine)
+    from indi_edge import models
+
+    bare = path.parent == Path(".") and not path.suffix
+    if bare and str(engine) in models.list_models() and not path.is_file():
+        return models.path(str(engine))  # a folder named like a bundled model does not hide it
     if path.suffix in MODEL_SUFFIXES or path.exists() or path.parent != Path("."):
         if not path.exists():
             raise FileNotFoundError(f"no model file at {path}")
         return path
-    from indi_edge import models
-
     return models.path(str(engine))
 
 
-def open_backend(engine, *, providers=None, threads: int = 0, backend: str = "auto") -> Backend:
+def open_backend(engine, *, providers=None, threads: int = 0, backend: str = "auto", trust: bool = False) -> Backend:
     """A backend for `engine`: a .onnx, .pt2 or .engine path, a bundled model name, an object that already
     follows the Backend protocol, or any callable f(x, t) -> x0 on numpy arrays.
 
     An .onnx model runs where `backend` says: "auto" (ONNX Runtime on a GPU where onnxruntime-gpu sees
     one, else the fastest CPU path for this CPU: choice.py), or a named CPU path ("onnxruntime",
     "openvino", "openvino-bf16", "torch-bf16", "torch-fp32"). providers (ONNX Runtime's, which then
-    runs the model) and threads (0: the runtime's default) as given.
+    runs the model) and threads (0: the runtime's default) as given. trust=True is needed to open a
+    .pt2 package, whose loading runs code from the file (backends/pt2.py); ONNX and engines need none.
     """
     if isinstance(engine, (str, os.PathLike)):
-        return open_path(resolve(engine), providers=providers, threads=threads, backend=backend)
+        return open_path(resolve(engine), providers=providers, threads=threads, backend=backend, trust=trust)
     if backend != "auto":
         raise ValueError(f"backend={backend!r} applies to model files; engine is already a {type(engine).__name__}")
     if hasattr(engine, "restore") and hasattr(engine, "info") and hasattr(engine, "multiple"):
@@ -82,7 +86,7 @@ def open_backend(engine, *, providers=None, threads: int = 0, backend: str = "au
                     f"f(x, t) -> x0, got {type(engine).__name__}")
 
 
-def open_path(path: Path, *, providers=None, threads: int = 0, backend: str = "auto") -> Backend:
+def open_path(path: Path, *, providers=None, threads: int = 0, backend: str = "auto", trust: bool = False) -> Backend:
     if path.is_dir():
         raise ValueError(f"{path} is a folder; expected a model file (.onnx, .pt2 or .engine)")
     if backend != "auto" and path.suffix != ".onnx":
@@ -99,7 +103,7 @@ def open_path(path: Path, *, providers=None, threads: int = 0, backend: str = "a
     if path.suffix == ".pt2":
         from indi_edge.backends.pt2 import Pt2Backend
 
-        return Pt2Backend(path)
+        return Pt2Backend(path, trust=trust)
     if path.suffix == ".engine":
         from indi_edge.backends.tensorrt import TensorRTBackend
 

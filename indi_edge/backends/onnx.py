@@ -91,7 +91,7 @@ def graph_device(session) -> tuple[str, int] | None:
 def make_session(path: Path, providers=None, threads: int = 0):
     """An InferenceSession with full graph optimisation; warns when it did not get the providers asked."""
     import onnxruntime as ort
-    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
+    from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument, InvalidGraph, InvalidProtobuf
 
     path = Path(path)
     if not path.is_file():
@@ -105,14 +105,29 @@ def make_session(path: Path, providers=None, threads: int = 0):
     options.log_severity_level = 3  # ORT's own provider warnings are replaced by ours below
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=asked)
-    except (InvalidProtobuf, InvalidGraph, Fail) as err:
+    except (InvalidProtobuf, InvalidGraph, InvalidArgument) as err:  # the file: empty, not protobuf, bad graph
         raise ValueError(f"{path} is not a readable ONNX model: {err}") from err
+    except Exception as err:  # ONNX Runtime's other errors (providers, memory) say something else: keep it
+        if type(err).__module__.startswith("onnxruntime"):
+            raise RuntimeError(f"ONNX Runtime could not open {path}: {err}") from err
+        raise
     got = session.get_providers()
     missing = [provider_name(p) for p in asked if provider_name(p) not in got]
     if missing:
         warnings.warn(f"ONNX Runtime could not use {missing} for {path.name}; it runs on {got}",
                       RuntimeWarning, stacklevel=3)
     return session
+
+
+def run_session(session, path: Path, feeds: dict) -> list:
+    """session.run, with ONNX Runtime's own exception types (not Python's) turned into a RuntimeError
+    that names the model file."""
+    try:
+        return session.run([OUTPUT], feeds)
+    except Exception as err:
+        if type(err).__module__.startswith("onnxruntime"):
+            raise RuntimeError(f"ONNX Runtime failed running {path.name} on {feeds['x'].shape}: {err}") from err
+        raise
 
 
 def multiple_from_graph(session) -> int:
@@ -170,7 +185,7 @@ class OnnxBackend(StepLoop):
         feeds = {"x": x.astype(self.dtypes["x"], copy=False), "t": t.astype(self.dtypes["t"], copy=False)}
         if self.bind_device is not None:
             return self._run_bound(feeds)
-        (x0,) = self.session.run([OUTPUT], feeds)
+        (x0,) = run_session(self.session, self.path, feeds)
         return x0.astype(np.float32, copy=False)
 
     def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -232,5 +247,5 @@ class OnnxLoopBackend:
         if self.draws:
             noise = np.stack([sampling.normal_like(y, rng) for _ in range(self.draws)])
             feeds[NOISE_INPUT] = noise.astype(self.dtypes[NOISE_INPUT], copy=False)
-        (x0,) = self.session.run([OUTPUT], feeds)
+        (x0,) = run_session(self.session, self.path, feeds)
         return x0.astype(np.float32, copy=False)

@@ -13,16 +13,31 @@ from indi_edge.backends import StepLoop, check_batch
 from indi_edge.model_info import PREFIX, ModelInfo
 
 
+class UntrustedModel(ValueError):
+    """A model file whose loading runs code from the file, opened without trust=True."""
+
+
+def require_trust(path: Path, trust: bool) -> None:
+    """A .pt2 package is code: torch's loader unpickles archive members and loads the compiled
+    library inside it. Opening one from an untrusted source is running that source's program."""
+    if not trust:
+        raise UntrustedModel(f"{path} is a .pt2 package: opening it runs code from the file (torch unpickles its "
+                             f"members and loads its compiled library). Open only packages you built or trust: "
+                             f"Restorer(path, trust=True) or --trust-model. ONNX models and TensorRT engines need "
+                             f"no such flag.")
+
+
 class Pt2Backend(StepLoop):
-    """F(x, t) -> x0 through a compiled AOTInductor package (CPU)."""
+    """F(x, t) -> x0 through a compiled AOTInductor package (CPU). trust=True is required: see require_trust."""
 
-    def __init__(self, path: Path):
-        import torch
-        from torch._inductor import aoti_load_package
-
+    def __init__(self, path: Path, *, trust: bool = False):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no .pt2 package at {path}")
+        require_trust(path, trust)
+        import torch
+        from torch._inductor import aoti_load_package
+
         try:
             self.runner = aoti_load_package(str(path))
         except (RuntimeError, ValueError, OSError) as err:  # zip, version and platform errors

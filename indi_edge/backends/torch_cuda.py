@@ -36,7 +36,7 @@ def require_torch_cuda():
     return torch
 
 
-def load_network(source, info: ModelInfo | None, device):
+def load_network(source, info: ModelInfo | None, device, trust: bool = False):
     """(callable F(x, t), ModelInfo, is_module) from a UNet, a .safetensors file or a CUDA .pt2 package."""
     import torch
 
@@ -56,6 +56,10 @@ def load_network(source, info: ModelInfo | None, device):
     if path.suffix == ".pt2":
         from torch._inductor import aoti_load_package
 
+        from indi_edge.backends.pt2 import require_trust
+
+        require_trust(path, trust)
+
         runner = aoti_load_package(str(path))
         meta = runner.get_metadata()
         if meta.get("AOTI_DEVICE_KEY", "cpu") != "cuda":
@@ -74,10 +78,12 @@ class TorchCudaBackend:
     cuda_graph: capture each (shape, loop) once after a warm-up and replay it.
     fused_update: the fused kernel of indi_edge._core (False: torch's separate elementwise ops).
     check_output: NaN/Inf check of the outputs that come back to the host.
+    trust: needed (True) for a .pt2 package, whose loading runs code from the file.
     """
 
     def __init__(self, model, info: ModelInfo | None = None, *, precision: str = "fp16", channels_last: bool = True,
-                 cuda_graph: bool = True, fused_update: bool = True, check_output: bool = True, device: str = "cuda"):
+                 cuda_graph: bool = True, fused_update: bool = True, check_output: bool = True, device: str = "cuda",
+                 trust: bool = False):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         import torch
@@ -92,7 +98,7 @@ class TorchCudaBackend:
                                f"with nvcc on PATH, or pass fused_update=False")
         self.torch = torch
         self.device = torch.device(device)
-        net, self.info, is_module = load_network(model, info, self.device)
+        net, self.info, is_module = load_network(model, info, self.device, trust=trust)
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.format = torch.channels_last if channels_last and is_module else torch.contiguous_format
         if is_module:

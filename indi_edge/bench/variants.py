@@ -173,7 +173,7 @@ def _torch_cpu(artifacts: Artifacts):
 def _pt2(path: Path):
     from indi_edge.backends.pt2 import Pt2Backend
 
-    return Pt2Backend(path)
+    return Pt2Backend(path, trust=True)  # the bench compiled this package itself, into its own cache
 
 
 def open_variant(name: str, artifacts: Artifacts, steps: int, threads: int):

@@ -8,6 +8,8 @@ def add_arguments(parser) -> None:
     from indi_edge.backends.choice import CPU_PATHS
 
     parser.add_argument("model", help="a .onnx or .pt2 file, or a bundled model name")
+    parser.add_argument("--trust-model", action="store_true",
+                        help="allow a .pt2 model: opening one runs code from the file (ONNX and engines need no trust)")
     parser.add_argument("--providers", nargs="+", help="ONNX Runtime execution providers to ask for")
     parser.add_argument("--backend", default="auto",
                         choices=("auto", *CPU_PATHS),
@@ -28,7 +30,8 @@ def main(args) -> int:
     from indi_edge.restorer import Restorer
 
     sizes = [parse_size(s) for s in args.sizes]
-    restorer = Restorer(args.model, providers=args.providers, backend=args.backend, budget_ms=args.budget_ms)
+    restorer = Restorer(args.model, providers=args.providers, backend=args.backend, budget_ms=args.budget_ms,
+                        trust=args.trust_model)
     backend = restorer.backend
     rows = [("cpu", cpu_features().summary()), ("native kernels", ops.backend()),
             ("model", getattr(backend, "path", args.model)), ("backend", type(backend).__name__),

@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
                         help="image file, folder, or video file (.mp4/.mov H.264, .mkv FFV1 lossless, .webm VP9, .avi MJPEG)")
     parser.add_argument("--camera", type=int, metavar="N", help="read from camera N instead of SRC")
     parser.add_argument("--model", default="motion-deblur", help="bundled model name or .onnx/.pt2 file")
+    parser.add_argument("--trust-model", action="store_true",
+                        help="allow a .pt2 model: opening one runs code from the file (ONNX and engines need no trust)")
     parser.add_argument("--steps", type=int, help="InDI steps (default: the model's)")
     parser.add_argument("--budget-ms", type=float, metavar="MS",
                         help="per-frame latency budget: per frame size, the most steps (1-8) that fit (replaces --steps)")
@@ -60,7 +62,7 @@ def main(args) -> int:
     out = Path(args.output)
     restorer = Restorer(args.model, steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile,
                         overlap=args.overlap, frozen_noise=args.frozen_noise, providers=args.providers,
-                        backend=args.backend, budget_ms=args.budget_ms)
+                        backend=args.backend, budget_ms=args.budget_ms, trust=args.trust_model)
     video_options = dict(codec=args.codec, crf=args.crf, pipelined=not args.serial, max_frames=args.max_frames)
     status, budget_ms, choices = 0, args.budget_ms, restorer.budget_choices
     if stream or src.suffix.lower() in video.READ_VIDEO_SUFFIXES:
