@@ -126,7 +126,8 @@ def test_profile_selection_and_rejection():
 KEY = EngineKey("ab" * 32, (Profile((1, 3, 256, 256), (1, 3, 720, 1280), (1, 3, 1088, 1920)),), "fp16",
                 "10.3.0", "Orin", (8, 7))
 CHANGES = {"onnx_sha256": "cd" * 32, "profiles": (static(512, 512),), "precision": "fp32",
-           "tensorrt_version": "10.4.0", "gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": (9, 0)}
+           "tensorrt_version": "10.4.0", "gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": (9, 0),
+           "optimization_level": 5, "workspace_mb": 1024}
 
 
 def test_every_field_of_the_key_changes_it():

@@ -64,9 +64,9 @@ def default_timing_cache(tensorrt_version: str, device: cuda_runtime.DeviceInfo)
 
 
 def engine_key(facts: OnnxFacts, profiles, precision: str, tensorrt_version: str,
-               device: cuda_runtime.DeviceInfo) -> EngineKey:
+               device: cuda_runtime.DeviceInfo, optimization_level: int = 3, workspace_mb: int = 0) -> EngineKey:
     return EngineKey(facts.sha256, tuple(profiles), precision, tensorrt_version, device.name,
-                     device.compute_capability)
+                     device.compute_capability, int(optimization_level), int(workspace_mb))
 
 
 def scalar_path_layers(layers, root: str = "t") -> list[str]:
@@ -116,7 +116,8 @@ def build_engine(onnx: str | os.PathLike, output: str | os.PathLike, options: Bu
     trt = tensorrt_module()
     mode = build_mode(trt.__version__, options.precision, facts.precision)
     device = cuda_runtime.device_info()
-    key = engine_key(facts, profiles, mode.precision, trt.__version__, device)
+    key = engine_key(facts, profiles, mode.precision, trt.__version__, device, options.optimization_level,
+                     options.workspace_mb)
     if reuse and find_cached(output, key):
         log.line(f"{output} is up to date (same ONNX, profiles, precision, TensorRT and GPU): reused")
         return output

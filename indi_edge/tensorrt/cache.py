@@ -39,6 +39,8 @@ class EngineKey:
     tensorrt_version: str               # tensorrt.__version__, e.g. "10.3.0"
     gpu_name: str                       # e.g. "Orin", "NVIDIA H100 80GB HBM3"
     compute_capability: tuple[int, int]  # e.g. (8, 7)
+    optimization_level: int = 3         # builder_optimization_level: another level, another engine
+    workspace_mb: int = 0               # the workspace cap bounds the tactics TensorRT may pick
 
     def to_json(self) -> dict:
         raw = dataclasses.asdict(self)
@@ -53,7 +55,8 @@ class EngineKey:
             raise ValueError(f"an engine key has the fields {sorted(fields)}, got {sorted(raw)}")
         return EngineKey(str(raw["onnx_sha256"]), tuple(Profile.from_json(p) for p in raw["profiles"]),
                          str(raw["precision"]), str(raw["tensorrt_version"]), str(raw["gpu_name"]),
-                         tuple(int(v) for v in raw["compute_capability"]))
+                         tuple(int(v) for v in raw["compute_capability"]), int(raw["optimization_level"]),
+                         int(raw["workspace_mb"]))
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of every field: any change gives another digest."""
