@@ -65,3 +65,21 @@ def bgr_frame() -> np.ndarray:
     yy, xx = np.mgrid[0:48, 0:40].astype(np.float32)
     planes = [128 + 100 * np.sin(xx / 5 + c) * np.cos(yy / 7 - c) for c in range(3)]
     return np.clip(np.dstack(planes), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def with_facts():
+    """with_facts(src, dst, **facts): a copy of ONNX model src at dst with indi_edge.* metadata
+    fields replaced: what a bad or hand-edited model file carries."""
+    import onnx
+
+    def write(src: Path, dst: Path, **facts) -> Path:
+        model = onnx.load(str(src))
+        props = {p.key: p.value for p in model.metadata_props}
+        props.update({f"indi_edge.{k}": str(v) for k, v in facts.items()})
+        del model.metadata_props[:]
+        onnx.helper.set_model_props(model, props)
+        onnx.save(model, str(dst))
+        return dst
+
+    return write

@@ -55,20 +55,9 @@ def test_bad_frames_and_arguments(case):
         call()
 
 
-# --- model files: (id, make(tmp, tiny_onnx) -> path, message); Restorer raises ValueError/FileNotFoundError ---
+# --- model files: (id, make(tmp, tiny_onnx, with_facts) -> path, message); Restorer raises ValueError/FileNotFoundError ---
 
-def _onnx_with(tmp, src, **facts):
-    model = onnx.load(str(src))
-    props = {p.key: p.value for p in model.metadata_props}
-    props.update({f"indi_edge.{k}": str(v) for k, v in facts.items()})
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, props)
-    path = tmp / "facts.onnx"
-    onnx.save(model, str(path))
-    return path
-
-
-def _wrong_io(tmp, _):
+def _wrong_io(tmp, *_):
     graph = onnx.helper.make_graph(
         [onnx.helper.make_node("Identity", ["img"], ["out"])], "g",
         [onnx.helper.make_tensor_value_info("img", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
@@ -79,7 +68,7 @@ def _wrong_io(tmp, _):
 
 
 def _file(name, data):
-    def make(tmp, _):
+    def make(tmp, *_):
         path = tmp / name
         path.write_bytes(data)
         return path
@@ -87,27 +76,27 @@ def _file(name, data):
 
 
 MODEL_CASES = [
-    ("missing", lambda tmp, _: tmp / "absent.onnx", "no model file"),
+    ("missing", lambda tmp, *_: tmp / "absent.onnx", "no model file"),
     ("empty-onnx", _file("empty.onnx", b""), "not a readable ONNX model"),
     ("garbage-onnx", _file("junk.onnx", b"\x00garbage"), "not a readable ONNX model"),
     ("pt2-untrusted", _file("model.pt2", b"PK\x03\x04"), "runs code from the file"),
     ("text-file", _file("notes.txt", b"hi"), "unknown model file type"),
-    ("folder", lambda tmp, _: tmp, "is a folder"),
-    ("multiple-0", lambda tmp, m: _onnx_with(tmp, m, multiple=0), "multiple=0 must be a power of two"),
-    ("multiple-99", lambda tmp, m: _onnx_with(tmp, m, multiple=99), "multiple=99 must be a power of two"),
-    ("steps-huge", lambda tmp, m: _onnx_with(tmp, m, steps=10**9), "steps=1000000000 must be from 1 to 64"),
-    ("eps-nan", lambda tmp, m: _onnx_with(tmp, m, eps="nan"), "eps=nan must be a finite number"),
-    ("sampler", lambda tmp, m: _onnx_with(tmp, m, sampler="ddim"), "sampler='ddim' must be one of"),
-    ("steps-text", lambda tmp, m: _onnx_with(tmp, m, steps="four"), "steps='four' is not a valid int"),
+    ("folder", lambda tmp, *_: tmp, "is a folder"),
+    ("multiple-0", lambda tmp, m, w: w(m, tmp / "facts.onnx", multiple=0), "multiple=0 must be a power of two"),
+    ("multiple-99", lambda tmp, m, w: w(m, tmp / "facts.onnx", multiple=99), "multiple=99 must be a power of two"),
+    ("steps-huge", lambda tmp, m, w: w(m, tmp / "facts.onnx", steps=10**9), "steps=1000000000 must be from 1 to 64"),
+    ("eps-nan", lambda tmp, m, w: w(m, tmp / "facts.onnx", eps="nan"), "eps=nan must be a finite number"),
+    ("sampler", lambda tmp, m, w: w(m, tmp / "facts.onnx", sampler="ddim"), "sampler='ddim' must be one of"),
+    ("steps-text", lambda tmp, m, w: w(m, tmp / "facts.onnx", steps="four"), "steps='four' is not a valid int"),
     ("wrong-io", _wrong_io, "does not have indi_edge's IO"),
-    ("unknown-bundled", lambda tmp, _: "no-such-model", "no bundled model 'no-such-model'"),
+    ("unknown-bundled", lambda tmp, *_: "no-such-model", "no bundled model 'no-such-model'"),
 ]
 
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
-def test_bad_model_files(case, tmp_path, tiny_onnx, capsys):
+def test_bad_model_files(case, tmp_path, tiny_onnx, with_facts, capsys):
     _, make, message = case
-    path = make(tmp_path, tiny_onnx)
+    path = make(tmp_path, tiny_onnx, with_facts)
     backend = "onnxruntime" if str(path).endswith(".onnx") else "auto"  # a named path applies to .onnx only
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         Restorer(path, backend=backend)

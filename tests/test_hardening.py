@@ -6,23 +6,11 @@ import threading
 
 import cv2
 import numpy as np
-import onnx
 import pytest
 
 from indi_edge import cli, video
 from indi_edge.model_info import ModelInfo
 from indi_edge.restorer import NonFiniteOutput, Restorer
-
-
-def with_metadata(src, dst, **facts):
-    """A copy of an ONNX model with some indi_edge.* metadata replaced (what a bad file carries)."""
-    model = onnx.load(str(src))
-    props = {p.key: p.value for p in model.metadata_props}
-    props.update({f"indi_edge.{k}": str(v) for k, v in facts.items()})
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, props)
-    onnx.save(model, str(dst))
-    return dst
 
 
 # --- model facts ---------------------------------------------------------------------------
@@ -33,8 +21,8 @@ def with_metadata(src, dst, **facts):
     ("eps", -1, ">= 0"), ("sampler", "ddpm", "must be one of"), ("eps_schedule", "cosine", "must be one of"),
     ("unrolled_steps", -2, "from 0 to 64"), ("steps", "many", "not a valid int"),
 ])
-def test_bad_model_facts_are_refused_naming_the_file_and_field(tiny_onnx, tmp_path, field, value, says):
-    bad = with_metadata(tiny_onnx, tmp_path / "bad.onnx", **{field: value})
+def test_bad_model_facts_are_refused_naming_the_file_and_field(tiny_onnx, with_facts, tmp_path, field, value, says):
+    bad = with_facts(tiny_onnx, tmp_path / "bad.onnx", **{field: value})
     for backend in ("onnxruntime", "openvino"):
         if backend == "openvino":
             pytest.importorskip("openvino")
