@@ -222,8 +222,12 @@ def test_a_full_disk_fails_the_run_with_nothing_at_the_destination(tmp_path, mon
 
 
 def test_a_real_full_filesystem(tmp_path):
-    """The same on a real 64 KiB tmpfs, where mounting one is allowed (root in a container)."""
+    """The same through the CLI on a real 64 KiB tmpfs, where mounting one is allowed (root in a
+    container). The restore runs in a child process: a full disk is a whole-process experience (the
+    muxer, the encoder and the CLI's exit code), and what it leaves behind must not leak into the
+    other tests of this process."""
     import subprocess
+    import sys
 
     mount = tmp_path / "tiny"
     mount.mkdir()
@@ -232,8 +236,11 @@ def test_a_real_full_filesystem(tmp_path):
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
         src = video.write_frames(tmp_path / "in.mkv", frames(30, seed=1), FPS)  # FFV1 of noise: ~300 KB
-        with pytest.raises(video.VideoWriteError, match="No space left|failed"):
-            video.restore_video(IDENTITY, src, mount / "out.mkv", progress=False)
+        run = subprocess.run([sys.executable, "-m", "indi_edge.cli", "restore", str(src), "-o", str(mount / "out.mkv"),
+                              "--model", "denoise", "--steps", "1", "--quiet"],
+                             capture_output=True, text=True, cwd="/", timeout=300)
+        assert run.returncode == 2, run.stderr
+        assert "No space left on device" in run.stderr and "Traceback" not in run.stderr
         assert list(mount.iterdir()) == []
     finally:
         subprocess.run(["umount", str(mount)], check=False)
