@@ -33,25 +33,51 @@ class BudgetKey(NamedTuple):
         return f"{self.layout.width}x{self.layout.height}" + (f" x{self.batch}" if self.batch > 1 else "")
 
 
-class NoiseField:
-    """The standard-normal draws one restoration makes, generated lazily at full (padded) frame
-    size, so every tile takes its window of the same field (tiled matches untiled) and a frozen
-    field can be reused frame after frame.
+NOISE_BLOCK = 128  # noise is drawn per block of this many pixels square, each from its own seed
 
-    Draw k is [N, 3, H, W] float32; frame i of the batch draws from its own generator seeded
-    with seeds[i], so a frame's noise does not depend on what it was batched with.
+
+class NoiseField:
+    """The standard-normal draws one restoration makes, defined block by block over the padded
+    frame: block (by, bx) of draw k for frame i comes from its own generator seeded with
+    (seed, frame number, k, by, bx). Any window can be made without the rest of the frame, so a
+    tile holds only its own noise (memory bounded by the tile, not by frame x draws), and every tile
+    sees the very noise the whole frame would (tiled matches untiled).
+
+    seeds[i] = (seed, frame number) of frame i of the batch: a frame's noise does not depend on
+    what it was batched with. cache=True keeps the blocks made (frozen noise: one field reused
+    frame after frame).
     """
 
-    def __init__(self, seeds: list[tuple[int, int]], shape: tuple[int, int, int, int]):
-        self.generators = [np.random.default_rng(list(s)) for s in seeds]
-        self.shape = shape
-        self.draws: list[np.ndarray] = []
+    def __init__(self, seeds: list[tuple[int, int]], shape: tuple[int, int, int, int], cache: bool = False):
+        self.seeds, self.shape = list(seeds), tuple(shape)
+        self.blocks: dict[tuple[int, int, int, int], np.ndarray] | None = {} if cache else None
 
-    def draw(self, k: int) -> np.ndarray:
-        while len(self.draws) <= k:
-            self.draws.append(np.stack([g.standard_normal(self.shape[1:], dtype=np.float32)
-                                        for g in self.generators]))
-        return self.draws[k]
+    def _block(self, i: int, k: int, by: int, bx: int) -> np.ndarray:
+        key = (i, k, by, bx)
+        if self.blocks is not None and key in self.blocks:
+            return self.blocks[key]
+        seed, frame = self.seeds[i]
+        block = np.random.default_rng([seed, frame, k, by, bx]).standard_normal(
+            (self.shape[1], NOISE_BLOCK, NOISE_BLOCK), dtype=np.float32)
+        if self.blocks is not None:
+            self.blocks[key] = block
+        return block
+
+    def draw(self, k: int, top: int = 0, left: int = 0, height: int | None = None,
+             width: int | None = None) -> np.ndarray:
+        """Draw k over the window [top, top+height) x [left, left+width) (default: the whole frame)."""
+        height = self.shape[2] - top if height is None else height
+        width = self.shape[3] - left if width is None else width
+        out = np.empty((len(self.seeds), self.shape[1], height, width), np.float32)
+        for by in range(top // NOISE_BLOCK, (top + height - 1) // NOISE_BLOCK + 1):
+            y0, y1 = max(top, by * NOISE_BLOCK), min(top + height, (by + 1) * NOISE_BLOCK)
+            for bx in range(left // NOISE_BLOCK, (left + width - 1) // NOISE_BLOCK + 1):
+                x0, x1 = max(left, bx * NOISE_BLOCK), min(left + width, (bx + 1) * NOISE_BLOCK)
+                for i in range(len(self.seeds)):
+                    block = self._block(i, k, by, bx)
+                    out[i, :, y0 - top:y1 - top, x0 - left:x1 - left] = \
+                        block[:, y0 - by * NOISE_BLOCK:y1 - by * NOISE_BLOCK, x0 - bx * NOISE_BLOCK:x1 - bx * NOISE_BLOCK]
+        return out
 
     def window(self, top: int, left: int):
         """rng(x) -> the next draw's window at (top, left), sized like x: what sampling.run calls."""
@@ -59,7 +85,7 @@ class NoiseField:
 
         def rng(x: np.ndarray) -> np.ndarray:
             h, w = x.shape[-2:]
-            return np.ascontiguousarray(self.draw(next(counter))[:, :, top:top + h, left:left + w])
+            return self.draw(next(counter), top, left, h, w)
 
         return rng
 
@@ -245,7 +271,7 @@ class Restorer:
         n = shape[0]
         if self.frozen_noise:
             if self._frozen is None or self._frozen.shape != tuple(shape):
-                self._frozen = NoiseField([(self.seed, 0)] * n, tuple(shape))
+                self._frozen = NoiseField([(self.seed, 0)] * n, tuple(shape), cache=True)
             return self._frozen
         return NoiseField([(self.seed, k) for k in numbers], tuple(shape))
 

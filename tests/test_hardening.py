@@ -143,3 +143,20 @@ def test_four_threads_get_the_frames_one_thread_gets(tiny_onnx):
         thread.join()
     for i, frame in enumerate(expected):
         np.testing.assert_array_equal(got[i], frame)
+
+
+def test_tiled_restoration_with_noise_holds_only_the_tiles_noise():
+    """eps > 0 on a tiled frame: the noise of 8 Brownian steps is made per tile, not kept for the
+    whole frame (the full-frame draws alone would be 8 x 12.6 MB here)."""
+    import tracemalloc
+
+    restorer = Restorer(lambda x, t: x, steps=8, eps=0.1, eps_schedule="brownian", tile=256, overlap=32)
+    frame = np.full((1024, 1024, 3), 100, np.uint8)
+    restorer.run(frame)
+    tracemalloc.start()
+    try:
+        restorer.run(frame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100e6  # the frame's own arrays (~67 MB); the old full-frame noise took it to 152 MB
