@@ -99,7 +99,8 @@ class Restorer:
     seed: frames are restored with noise from (seed, frame number): the same seed and frame
         sequence give bit-identical output on the same backend.
     tile: tile size in pixels; None tiles automatically above tiling.AUTO_TILE_PIXELS, 0 never.
-    overlap: pixels shared by neighbouring tiles (default tiling.DEFAULT_OVERLAP).
+    overlap: pixels shared by neighbouring tiles (default: the network's measured edge reach,
+        tiling.edge_reach, at least tiling.DEFAULT_OVERLAP and at most half a tile).
     frozen_noise: reuse one noise field for every frame of the same size (no flicker in video).
     backend: how an .onnx model runs on the CPU: "auto" (the fastest path for this CPU and the
         installed packages, backends/choice.py), "onnxruntime", "openvino", "openvino-bf16",
@@ -153,8 +154,9 @@ class Restorer:
         self.tile = tile if tile is None or tile == 0 else tiling.round_up(int(tile), m)
         if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or overlap < 0):
             raise ValueError(f"overlap must be an integer >= 0, got {overlap!r}")
-        self.overlap = tiling.round_up(tiling.DEFAULT_OVERLAP if overlap is None else int(overlap), m)
-        if self.overlap >= (self.tile if self.tile is not None else tiling.DEFAULT_TILE) and self.tile != 0:
+        self.overlap = None if overlap is None else tiling.round_up(int(overlap), m)  # None: from the reach
+        if self.overlap is not None and self.tile != 0 and \
+                self.overlap >= (self.tile if self.tile is not None else tiling.DEFAULT_TILE):
             raise ValueError(f"overlap ({self.overlap}) must be smaller than the tile "
                              f"({self.tile if self.tile is not None else tiling.DEFAULT_TILE})")
         self.seed = int(seed)
@@ -163,6 +165,7 @@ class Restorer:
         self._frozen: NoiseField | None = None
         self.fp16_fallback = bool(fp16_fallback)
         self._twin = None
+        self._reach: int | None = None  # pixels a tile edge changes the output by; measured when first tiled
         self._lock = threading.RLock()
         self._closed = False
 
@@ -255,11 +258,23 @@ class Restorer:
             return self.backend.restore(window, steps, sampler=self.sampler, eps=self.eps,
                                         eps_schedule=self.eps_schedule, rng=noise.window(top, left))
 
-        x0 = restore_window(y, 0, 0) if not tile else tiling.restore_tiled(restore_window, y, tile, self.overlap)
+        x0 = restore_window(y, 0, 0) if not tile else tiling.restore_tiled(restore_window, y, tile,
+                                                                           self._overlap_for(tile))
         bad = [j for j in range(x0.shape[0]) if not np.isfinite(x0[j]).all()]
         if bad:
             x0 = self._non_finite(y, x0, bad, steps, numbers)
         return x0
+
+    def _overlap_for(self, tile: int) -> int:
+        """The overlap given, or one derived from this network's edge reach (measured once, at N=1
+        without noise, on the first tiled frame: two small restores)."""
+        if self.overlap is not None:
+            return self.overlap
+        if self._reach is None:
+            self._reach = tiling.edge_reach(
+                lambda x: self.backend.restore(x, 1, sampler=self.sampler, eps=0.0, eps_schedule=self.eps_schedule,
+                                               rng=None), self.multiple)
+        return tiling.overlap_for_reach(self._reach, tile, self.multiple)
 
     def _tile_for(self, height: int, width: int) -> int:
         if self.tile is None:
