@@ -21,6 +21,7 @@ COMMANDS = {
     "info": "indi_edge.commands.info", "demo": "indi_edge.commands.demo",
     "build-engine": "indi_edge.commands.build_engine",
     "bench": "indi_edge.commands.bench",
+    "serve": "indi_edge.commands.serve",
 }
 
 
