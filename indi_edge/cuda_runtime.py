@@ -1,37 +1,86 @@
 """Small helpers over cuda-python's runtime API (cuda.bindings.runtime): checked calls, device
 buffers, pinned host buffers, one stream, CUDA graph capture. Used by the TensorRT backend.
 
-cuda-python is optional (the `gpu` extra). Importing this module never imports it and never
+cuda-bindings is optional (extras `gpu-cu12`: cuda-bindings 12.x for CUDA 12 drivers and JetPack 6;
+`gpu-cu13`: cuda-bindings 13.x, driver >= 580). Importing this module never imports it and never
 touches a GPU; the first call that needs CUDA raises RuntimeError saying what is missing.
 Pointers and stream handles are plain ints, as indi_edge._core's cuda_* entry points take them.
+Everything runs on the calling thread's current device: pass device= (or call set_device) to pick a GPU.
 """
 from __future__ import annotations
 
 import ctypes
 import dataclasses
-import importlib.util
+import importlib.metadata
 
 import numpy as np
 
-INSTALL_HINT = "pip install 'indi-edge[gpu]' (or pip install cuda-python)"
-NO_GPU_ERRORS = ("cudaErrorNoDevice", "cudaErrorInsufficientDriver", "cudaErrorDevicesUnavailable")
+INSTALL_HINT = ("pip install 'indi-edge[gpu-cu12]' (cuda-bindings 12.x: CUDA 12 drivers, JetPack 6) or "
+                "'indi-edge[gpu-cu13]' (cuda-bindings 13.x: NVIDIA driver >= 580)")
+NO_GPU_ERRORS = ("cudaErrorNoDevice", "cudaErrorDevicesUnavailable")
 NO_GPU_HINT = ("no usable CUDA GPU is visible (no GPU, or no NVIDIA driver for it); the GPU backends "
                "need one: restore with the .onnx model on the CPU instead")
+# The oldest driver each cuda-bindings major version runs on (CUDA minor-version compatibility).
+MIN_DRIVER = {12: ("525", "CUDA 12"), 13: ("580", "CUDA 13")}
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def bindings_version() -> str:
+    """The installed cuda-bindings version ("" when it is not installed)."""
+    return _dist_version("cuda-bindings")
 
 
 def runtime():
     """cuda.bindings.runtime, or RuntimeError naming the package to install."""
-    if importlib.util.find_spec("cuda") is None or importlib.util.find_spec("cuda.bindings") is None:
-        raise RuntimeError(f"cuda-python is not installed; the TensorRT backend needs it: {INSTALL_HINT}")
-    from cuda.bindings import runtime as cudart
-
+    try:
+        from cuda.bindings import runtime as cudart
+    except ImportError as err:
+        old = _dist_version("cuda-python")
+        if old and not bindings_version():  # cuda-python < 12.6.1 has cuda.cudart but no cuda.bindings
+            raise RuntimeError(f"cuda-python {old} is too old (no cuda.bindings, which came with 12.6.1); "
+                               f"the GPU backends need cuda-bindings: {INSTALL_HINT}") from err
+        raise RuntimeError(f"cuda-bindings is not installed ({err}); the GPU backends need it: {INSTALL_HINT}") from err
     return cudart
 
 
-def error_message(name: str, text: str, call: str) -> str:
-    """The message for a failed CUDA call: what failed, CUDA's words, and what to do for no-GPU errors."""
+def is_driver_too_old(name: str) -> bool:
+    """cudaErrorInsufficientDriver, in the runtime's or the driver API's spelling."""
+    return "insufficientdriver" in name.replace("_", "").lower()
+
+
+def driver_message(bindings: str, driver_cuda: str = "") -> str:
+    """What to do when the driver is older than the installed cuda-bindings needs."""
+    major = int(bindings.split(".")[0]) if bindings.split(".")[0].isdigit() else 0
+    need, cuda = MIN_DRIVER.get(major, ("a newer version", f"CUDA {major or '?'}"))
+    have = f"; this driver supports CUDA {driver_cuda}" if driver_cuda else ""
+    fix = ("install indi-edge[gpu-cu12] (cuda-bindings 12.x, for CUDA 12 drivers such as JetPack 6) "
+           "or upgrade the driver") if major >= 13 else "upgrade the NVIDIA driver"
+    return (f"the NVIDIA driver is too old for cuda-bindings {bindings or '(unknown version)'}: it needs "
+            f"driver >= {need} ({cuda}){have}: {fix}")
+
+
+def error_message(name: str, text: str, call: str, bindings: str | None = None, driver_cuda: str = "") -> str:
+    """The message for a failed CUDA call: what failed, CUDA's words, and what to do for no-GPU and
+    too-old-driver errors."""
     message = f"{call} failed: {name} ({text})"
+    if is_driver_too_old(name):  # a GPU is there: "no usable GPU" would send the user the wrong way
+        return f"{message}: {driver_message(bindings_version() if bindings is None else bindings, driver_cuda)}"
     return f"{message}: {NO_GPU_HINT}" if name in NO_GPU_ERRORS else message
+
+
+def driver_cuda_version() -> str:
+    """The CUDA version the driver supports, e.g. "12.6" ("" when it cannot be read)."""
+    try:
+        err, version = runtime().cudaDriverGetVersion()
+        return f"{int(version) // 1000}.{int(version) % 1000 // 10}" if int(version) else ""
+    except Exception:  # noqa: BLE001 - only decorates an error message
+        return ""
 
 
 def check(result, call: str = "CUDA call"):
@@ -39,9 +88,10 @@ def check(result, call: str = "CUDA call"):
     cudart = runtime()
     err, *values = result if isinstance(result, tuple) else (result,)
     if err != cudart.cudaError_t.cudaSuccess:
-        name = cudart.cudaGetErrorName(err)[1]
-        text = cudart.cudaGetErrorString(err)[1]
-        raise RuntimeError(error_message(_text(name), _text(text), call))
+        name = _text(cudart.cudaGetErrorName(err)[1])
+        text = _text(cudart.cudaGetErrorString(err)[1])
+        driver = driver_cuda_version() if is_driver_too_old(name) else ""
+        raise RuntimeError(error_message(name, text, call, driver_cuda=driver))
     if not values:
         return None
     return values[0] if len(values) == 1 else tuple(values)
@@ -52,12 +102,18 @@ def _text(raw) -> str:
 
 
 def device_count() -> int:
-    """GPUs the CUDA runtime sees; 0 without cuda-python, a driver or a GPU (never raises)."""
-    if importlib.util.find_spec("cuda") is None or importlib.util.find_spec("cuda.bindings") is None:
+    """GPUs the CUDA runtime sees; 0 without cuda-bindings, a driver or a GPU (never raises)."""
+    try:
+        cudart = runtime()
+    except RuntimeError:
         return 0
-    cudart = runtime()
     err, count = cudart.cudaGetDeviceCount()
     return int(count) if err == cudart.cudaError_t.cudaSuccess else 0
+
+
+def set_device(device: int) -> None:
+    """Make GPU `device` current on this thread (buffers, streams and kernels go there)."""
+    check(runtime().cudaSetDevice(int(device)), f"cudaSetDevice({device})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,17 +130,20 @@ class DeviceInfo:
 
 def device_info(device: int = 0) -> DeviceInfo:
     """Name, compute capability and memory of one GPU (RuntimeError without one)."""
-    prop = check(runtime().cudaGetDeviceProperties(device), f"cudaGetDeviceProperties({device})")
+    prop = check(runtime().cudaGetDeviceProperties(int(device)), f"cudaGetDeviceProperties({device})")
     return DeviceInfo(_text(prop.name), (int(prop.major), int(prop.minor)), int(prop.totalGlobalMem),
                       bool(prop.integrated))
 
 
 class DeviceBuffer:
-    """cudaMalloc'd device memory of `nbytes`; `.ptr` is the device pointer as an int."""
+    """cudaMalloc'd device memory of `nbytes` on `device` (default: the current one); `.ptr` is the
+    device pointer as an int (cudaMalloc aligns it to at least 256 bytes)."""
 
-    def __init__(self, nbytes: int):
+    def __init__(self, nbytes: int, device: int | None = None):
         if nbytes <= 0:
             raise ValueError(f"a device buffer needs nbytes > 0, got {nbytes}")
+        if device is not None:
+            set_device(device)
         self.nbytes = int(nbytes)
         self.ptr = int(check(runtime().cudaMalloc(self.nbytes), f"cudaMalloc({self.nbytes})"))
 
@@ -95,7 +154,8 @@ class DeviceBuffer:
 
 
 class PinnedArray:
-    """A numpy array in page-locked host memory (fast, asynchronous copies): `.array`, `.ptr`."""
+    """A numpy array in page-locked host memory (fast, asynchronous copies): `.array`, `.ptr`.
+    With unified addressing every GPU can copy from and to it."""
 
     def __init__(self, shape: tuple[int, ...], dtype):
         self.dtype = np.dtype(dtype)
@@ -114,10 +174,14 @@ class PinnedArray:
 
 
 class Stream:
-    """One non-blocking CUDA stream; `.handle` is the int the kernels and TensorRT take."""
+    """One non-blocking CUDA stream on `device` (default: the current one); `.handle` is the int the
+    kernels and TensorRT take."""
 
-    def __init__(self):
+    def __init__(self, device: int | None = None):
         cudart = runtime()
+        if device is not None:
+            set_device(device)
+        self.device = device
         self._stream = check(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking), "cudaStreamCreate")
         self.handle = int(self._stream)
 
@@ -137,7 +201,11 @@ class Stream:
 
 
 class Graph:
-    """A CUDA graph captured from the work `enqueue()` puts on `stream`, replayed by launch()."""
+    """A CUDA graph captured from the work `enqueue()` puts on `stream`, replayed by launch().
+
+    A failed capture (enqueue raising, an invalidated capture, a graph that cannot be instantiated)
+    raises RuntimeError (or enqueue's own error) and leaves nothing behind: the stream is out of
+    capture mode and any partial graph is destroyed."""
 
     def __init__(self, stream: Stream, enqueue):
         cudart = runtime()
@@ -146,11 +214,20 @@ class Graph:
         try:
             enqueue()
         except BaseException:
-            cudart.cudaStreamEndCapture(stream._stream)  # drop the broken capture; enqueue's error is the one to see
+            # Leave capture mode and drop what was captured; enqueue's error is the one to see.
+            _, partial = cudart.cudaStreamEndCapture(stream._stream)
+            _destroy_graph(cudart, partial)
             raise
-        graph = check(cudart.cudaStreamEndCapture(stream._stream), "cudaStreamEndCapture")
+        err, graph = cudart.cudaStreamEndCapture(stream._stream)
+        if err != cudart.cudaError_t.cudaSuccess:
+            _destroy_graph(cudart, graph)  # NULL when the capture was invalidated; destroyed if not
+            check((err,), "cudaStreamEndCapture")
+        try:
+            self._exec = check(cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        except BaseException:
+            _destroy_graph(cudart, graph)
+            raise
         self._graph = graph
-        self._exec = check(cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
         self.stream = stream
 
     def launch(self) -> None:
@@ -162,3 +239,9 @@ class Graph:
             check(cudart.cudaGraphExecDestroy(self._exec), "cudaGraphExecDestroy")
             check(cudart.cudaGraphDestroy(self._graph), "cudaGraphDestroy")
             self._exec = self._graph = None
+
+
+def _destroy_graph(cudart, graph) -> None:
+    """Destroy a graph handle unless it is NULL (best effort: we are already on an error path)."""
+    if graph is not None and int(graph):
+        cudart.cudaGraphDestroy(graph)

@@ -90,6 +90,13 @@ def test_the_plan_validates_its_arguments():
 
 # --- the NaN/Inf output check ------------------------------------------------------------------------------
 
+def test_the_output_check_names_the_frames_of_a_batch_that_failed():
+    batch = np.zeros((3, 3, 2, 2), np.float32)
+    batch[1, 0, 0, 0] = np.nan
+    with pytest.raises(RuntimeError, match=r"1 NaN and 0 Inf values in its output of 36 \(frames \[1\] of 3\)"):
+        device_loop.check_finite(batch, "engine", "use fp32")
+
+
 def test_the_output_check_names_fp16_overflow_and_the_fp32_remedy():
     fine = np.zeros((1, 3, 4, 4), np.float16)
     assert device_loop.check_finite(fine, "engine", "use fp32") is fine
@@ -121,7 +128,10 @@ def test_checked_calls_unwrap_values_and_raise_on_errors():
     assert cuda_runtime.check((ok, 7)) == 7
     assert cuda_runtime.check((ok, 1, 2)) == (1, 2)
     assert cuda_runtime.check((ok,)) is None
-    with pytest.raises(RuntimeError, match=r"cudaGetDeviceCount failed: cudaErrorInsufficientDriver.*no usable CUDA GPU"):
+    with pytest.raises(RuntimeError, match=r"cudaGetDeviceCount failed: cudaErrorNoDevice.*no usable CUDA GPU"):
+        cuda_runtime.check((cudart.cudaError_t.cudaErrorNoDevice, None), "cudaGetDeviceCount")
+    with pytest.raises(RuntimeError, match=r"cudaGetDeviceCount failed: cudaErrorInsufficientDriver.*driver is too "
+                                           r"old for cuda-bindings"):
         cuda_runtime.check((cudart.cudaError_t.cudaErrorInsufficientDriver, None), "cudaGetDeviceCount")
 
 
@@ -186,6 +196,28 @@ def test_io_binding_gives_the_same_result_and_never_aliases_the_callers_arrays(t
     assert len(bound.bound) == 2  # one binding (and one CUDA graph id) per shape
 
 
+def test_cuda_graphs_need_onnxruntime_1_18(tiny_onnx, monkeypatch):
+    import onnxruntime as ort
+
+    plain = open_onnx(tiny_onnx, providers=["CPUExecutionProvider"], threads=1)
+    monkeypatch.setattr(ort, "__version__", "1.17.3")
+    with pytest.raises(RuntimeError, match=r"gpu_graph_id\) need onnxruntime-gpu >= 1.18; this is 1.17.3"):
+        OnnxBackend(plain.session, plain.path, plain.info, bind_device=("cuda", 0))
+    OnnxBackend(plain.session, plain.path, plain.info, bind_device=("cpu", 0))  # no graph on the CPU: no need
+    monkeypatch.setattr(ort, "__version__", "1.18.0")
+    OnnxBackend(plain.session, plain.path, plain.info, bind_device=("cuda", 0))  # buffers come on first use
+
+
+def test_io_binding_checks_every_run_for_nan(tiny_onnx):
+    plain = open_onnx(tiny_onnx, providers=["CPUExecutionProvider"], threads=1)
+    bound = OnnxBackend(plain.session, plain.path, plain.info, bind_device=("cpu", 0))
+    x = np.zeros((2, 3, 16, 16), np.float32)
+    bound(x, np.ones(2, np.float32))
+    x[1, :, 3, 3] = np.nan  # propagates through the network, as an fp16 overflow would
+    with pytest.raises(RuntimeError, match=r"IO binding\) tiny.onnx produced \d+ NaN.*frames \[1\] of 2.*fp32 .onnx"):
+        bound(x, np.ones(2, np.float32))
+
+
 # --- the torch backend's loop, on the CPU device ---------------------------------------------------------------
 
 @pytest.mark.parametrize("channels_last", [False, True])
@@ -218,6 +250,40 @@ def test_torch_backend_in_a_restorer_matches_onnx_runtime(tiny_unet, tiny_info, 
     assert np.abs(Restorer(half, tile=0).run(bgr_frame).astype(int) - via_onnx).max() <= 3
     # the backend converted a copy: the caller's (session-shared) module is still fp32
     assert {p.dtype for p in tiny_unet.parameters()} == {torch.float32}
+
+
+TF32_SEEN = []  # (matmul, cudnn) allow_tf32 while the network ran: module-level, so deepcopy keeps it shared
+
+
+def test_fp32_torch_backend_runs_with_tf32_off_and_puts_the_flags_back(tiny_unet, tiny_info):
+    import torch
+
+    from indi_edge.backends.torch_cuda import TorchCudaBackend
+
+    class Recording(torch.nn.Module):
+        multiple = tiny_unet.multiple
+
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_unet
+
+        def forward(self, x, t):
+            TF32_SEEN.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+            return self.net(x, t)
+
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True  # torch's default: cuDNN convolutions in TF32
+    try:
+        backend = TorchCudaBackend(Recording(), tiny_info, precision="fp32", cuda_graph=False, fused_update=False,
+                                   device="cpu")
+        y = np.zeros((1, 3, 8, 8), np.float32)
+        TF32_SEEN.clear()
+        backend.restore(y, 2, sampler="indi", eps=0.0, eps_schedule="constant", rng=None)
+        backend(y, np.ones(1, np.float32))
+        assert TF32_SEEN == [(False, False)] * 3
+        assert torch.backends.cudnn.allow_tf32 is True  # put back
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 def test_torch_backend_refuses_cuda_options_without_cuda(tiny_unet, tiny_info, tmp_path):
@@ -280,10 +346,10 @@ def test_torch_cuda_backend_on_a_gpu(tiny_unet, tiny_info, bgr_frame):
     half = TorchCudaBackend(copy.deepcopy(tiny_unet), tiny_info, precision="fp16", channels_last=True, cuda_graph=True)
     got_eager = eager.restore(y, 4, **kwargs, rng=np.random.default_rng(2))
     got_graph = [graph.restore(y, 4, **kwargs, rng=np.random.default_rng(2)) for _ in range(2)]  # capture, replay
-    np.testing.assert_allclose(got_eager, want, atol=1e-4)  # cuDNN vs CPU convolutions
+    np.testing.assert_allclose(got_eager, want, atol=1e-4)  # fp32 with TF32 off: cuDNN vs CPU summation order only
     np.testing.assert_array_equal(got_graph[0], got_eager)
     np.testing.assert_array_equal(got_graph[1], got_eager)
-    np.testing.assert_allclose(half.restore(y, 4, **kwargs, rng=np.random.default_rng(2)), want, atol=2e-2)
+    np.testing.assert_allclose(half.restore(y, 4, **kwargs, rng=np.random.default_rng(2)), want, atol=2e-2)  # fp16
     frames = Restorer(graph, tile=0).run_batch([bgr_frame, bgr_frame[::-1].copy()])
     reference = Restorer(cpu, tile=0).run_batch([bgr_frame, bgr_frame[::-1].copy()])
     assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(frames, reference))

@@ -85,12 +85,19 @@ def run_plan(plan: LoopPlan, model, update, y, x, anchor, noise):
 
 
 def check_finite(x: np.ndarray, source: str, remedy: str) -> np.ndarray:
-    """x unchanged, or RuntimeError when it holds NaN or Inf: the usual sign of fp16 overflow."""
+    """x unchanged, or RuntimeError when it holds NaN or Inf: the usual sign of fp16 overflow.
+
+    The GPU backends call it on every float output they return (every frame); the Restorer checks
+    every frame of every backend on its own as well (with fp16_fallback where a backend has one)."""
     finite = np.isfinite(x)
     if finite.all():
         return x
     nan = int(np.isnan(x).sum())
     inf = int(x.size - finite.sum()) - nan
-    raise RuntimeError(f"{source} produced {nan} NaN and {inf} Inf values in its output of {x.size}: the "
+    frames = ""
+    if x.ndim == 4 and x.shape[0] > 1:  # every frame of a batch is checked: say which ones failed
+        bad = np.flatnonzero(~finite.reshape(x.shape[0], -1).all(axis=1))
+        frames = f" (frames {[int(j) for j in bad]} of {x.shape[0]})"
+    raise RuntimeError(f"{source} produced {nan} NaN and {inf} Inf values in its output of {x.size}{frames}: the "
                        f"likely cause is fp16 overflow inside the network (activations beyond 65504). "
                        f"Remedy: {remedy}")

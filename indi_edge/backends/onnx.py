@@ -7,7 +7,8 @@ see float32. Never imports torch.
 GPU (onnxruntime-gpu): pass providers=gpu_providers(...) (or cuda_provider / tensorrt_provider
 entries) for FP16, the TensorRT EP's engine and timing caches, and CUDA graphs. With a CUDA graph
 the session runs through IO binding on device buffers kept at fixed addresses, one captured graph
-per input shape (run option gpu_graph_id), as ONNX Runtime requires for graph replay.
+per input shape (run option gpu_graph_id, onnxruntime-gpu >= 1.18), as ONNX Runtime requires for
+graph replay; every output of that path is checked for NaN/Inf (fp16 overflow).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from indi_edge import sampling
 from indi_edge.backends import StepLoop, check_batch
+from indi_edge.backends.device_loop import check_finite
 from indi_edge.model_info import ModelInfo
 
 STEP_INPUTS = ("t", "x")
@@ -26,6 +28,17 @@ LOOP_INPUTS = ("x",)
 NOISE_INPUT = "noise"
 OUTPUT = "x0"
 DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+FP32_REMEDY = "use the fp32 .onnx (indi-edge export without --fp16)"
+GRAPH_ORT = (1, 18)  # one CUDA graph per input shape (run option gpu_graph_id) arrived in ONNX Runtime 1.18
+
+
+def require_graph_ort(version: str) -> None:
+    """RuntimeError when this ONNX Runtime is too old to replay one CUDA graph per shape."""
+    found = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
+    if found < GRAPH_ORT:
+        raise RuntimeError(f"CUDA graphs with one graph per input shape (gpu_graph_id) need onnxruntime-gpu >= "
+                           f"{GRAPH_ORT[0]}.{GRAPH_ORT[1]}; this is {version}: pip install 'indi-edge[gpu-cu12]' "
+                           f"(or [gpu-cu13]), or leave CUDA graphs off")
 
 
 def default_providers() -> list[str]:
@@ -169,6 +182,10 @@ class OnnxBackend(StepLoop):
         self.dtypes = {i.name: DTYPES[i.type] for i in session.get_inputs()}
         self.output_dtype = DTYPES[session.get_outputs()[0].type]
         self.bind_device = bind_device
+        if bind_device is not None and bind_device[0] == "cuda":
+            import onnxruntime as ort
+
+            require_graph_ort(ort.__version__)
         self.bound: dict[tuple, tuple] = {}  # (x shape) -> (binding, input values, output value, run options)
 
     @property
@@ -210,7 +227,9 @@ class OnnxBackend(StepLoop):
         for name, a in feeds.items():
             values[name].update_inplace(np.ascontiguousarray(a))
         self.session.run_with_iobinding(binding, run_options)
-        return np.array(out.numpy(), dtype=np.float32)  # a copy: the bound buffer is reused next run
+        x0 = np.array(out.numpy(), dtype=np.float32)  # a copy: the bound buffer is reused next run
+        # Every run, every frame: an fp16 graph on the GPU can overflow (the GPU backends all check).
+        return check_finite(x0, f"ONNX Runtime ({self.providers[0]}, IO binding) {self.path.name}", FP32_REMEDY)
 
 
 class OnnxLoopBackend:

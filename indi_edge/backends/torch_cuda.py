@@ -11,6 +11,7 @@ use it on machines without a GPU.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def require_torch_cuda():
         raise RuntimeError(f"torch {torch.__version__} ({build}) sees no CUDA GPU; the torch CUDA backend needs an "
                            f"NVIDIA GPU and a CUDA build of torch. Without one, restore with the .onnx model")
     return torch
+
+
+@contextlib.contextmanager
+def no_tf32(torch):
+    """fp32 really in fp32 while the block runs: cuDNN convolutions use TF32 (10-bit mantissa) by
+    default, and matmul may be switched to it; both are put back afterwards (process-wide flags)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def load_network(source, info: ModelInfo | None, device, trust: bool = False):
@@ -72,8 +85,10 @@ def load_network(source, info: ModelInfo | None, device, trust: bool = False):
 class TorchCudaBackend:
     """F(x, t) -> x0 and the InDI loop on a CUDA GPU through torch.
 
-    precision: "fp16" (weights, activations and the loop state in half; t and its embedding in
-        fp32) or "fp32". A .pt2 package runs in the precision it was compiled in: pass that.
+    precision: "fp16": weights, activations, the loop state and the time MLP in half; only t and
+        its sinusoidal embedding (sin/cos of 1000 t) are computed in fp32, then cast to fp16 before
+        the time MLP. "fp32": everything in fp32 with TF32 off (cuDNN and matmul), so it is a true
+        fp32 baseline. A .pt2 package runs in the precision it was compiled in: pass that.
     channels_last: NHWC memory layout for the convolutions (tensor cores prefer it).
     cuda_graph: capture each (shape, loop) once after a warm-up and replay it.
     fused_update: the fused kernel of indi_edge._core (False: torch's separate elementwise ops).
@@ -116,7 +131,7 @@ class TorchCudaBackend:
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         check_batch(x, t, self.multiple)
         torch = self.torch
-        with torch.inference_mode():
+        with torch.inference_mode(), self._precision():
             x0 = self.net(self._to_device(x), torch.from_numpy(np.ascontiguousarray(t, np.float32)).to(self.device))
             return self._to_host(x0)
 
@@ -137,7 +152,7 @@ class TorchCudaBackend:
         overwrites (clone it to keep it). noise: plan.draws tensors like y."""
         if len(noise) != plan.draws:
             raise ValueError(f"this loop draws noise {plan.draws} times; got {len(noise)} noise tensors")
-        with self.torch.inference_mode():  # the static buffers are inference tensors, written in place
+        with self.torch.inference_mode(), self._precision():  # static buffers: inference tensors, in place
             loop = self._loop(tuple(y.shape), plan)
             loop.y.copy_(y)
             for static, z in zip(loop.noise, noise):
@@ -149,6 +164,10 @@ class TorchCudaBackend:
             return loop.x
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _precision(self):
+        """TF32 off while an fp32 network runs (and is captured); nothing to do for fp16."""
+        return no_tf32(self.torch) if self.dtype == self.torch.float32 else contextlib.nullcontext()
 
     def _device_name(self) -> str:
         return self.torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else str(self.device)

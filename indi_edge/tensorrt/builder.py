@@ -156,6 +156,10 @@ def _build(trt, facts: OnnxFacts, mode: BuildMode, profiles, options: BuildOptio
     config.builder_optimization_level = int(options.optimization_level)
     if mode.fp16_flag:
         config.set_flag(trt.BuilderFlag.FP16)
+    if mode.precision == "fp32" or mode.pin_t_path_fp32:
+        # TF32 is on by default in TensorRT: an "fp32" engine (and the fp32-pinned t path) would run
+        # its matrix math with 10-bit mantissas.
+        config.clear_flag(trt.BuilderFlag.TF32)
     if mode.pin_t_path_fp32:
         log.line(f"{pin_t_path_fp32(trt, network)} layers of the t path kept in fp32")
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
