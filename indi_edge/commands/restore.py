@@ -39,6 +39,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--backend", default="auto",
                         choices=("auto", *CPU_PATHS),
                         help="how an .onnx model runs on the CPU (auto: the fastest path for this CPU; default %(default)s)")
+    scale = parser.add_argument_group("many files over Ray (indi_edge/scale_ray.py; the [ray] extra)")
+    scale.add_argument("--ray", action="store_true",
+                       help="restore a folder (or a .txt list of paths) over Ray Data: one task per image or video")
+    scale.add_argument("--ray-actors", type=int, default=2, help="actors, each with its own Restorer (default %(default)s)")
+    scale.add_argument("--ray-address", help="a Ray cluster to join (auto, ray://host:10001); default: a local Ray")
+    scale.add_argument("--ray-gpus-per-actor", type=float, default=0.0, help="GPUs per actor where the cluster has them")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -60,6 +66,8 @@ def main(args) -> int:
         if not src.exists():
             raise FileNotFoundError(f"no image, folder or video at {src}")
     out = Path(args.output)
+    if args.ray:
+        return ray_main(args, src, out)
     restorer = Restorer(args.model, steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile,
                         overlap=args.overlap, frozen_noise=args.frozen_noise, providers=args.providers,
                         backend=args.backend, budget_ms=args.budget_ms, trust=args.trust_model)
@@ -90,3 +98,36 @@ def main(args) -> int:
         print(f"budget {budget_ms:g} ms, {size}: N={choice['steps']}"
               + (f" (p90 {choice['p90_ms']:.1f} ms/frame)" if choice["settled"] else " (still measuring)"))
     return status
+
+
+def ray_main(args, src, out: Path) -> int:
+    from indi_edge import video
+    from indi_edge.scale_ray import RayOptions, restore_files
+    from indi_edge.video.paths import refuse_overwriting_inputs
+
+    if isinstance(src, int) or not (src.is_dir() or src.suffix == ".txt"):
+        raise ValueError("--ray restores a folder, or a .txt file listing images and videos (one path a line)")
+    wanted = video.IMAGE_SUFFIXES + video.READ_VIDEO_SUFFIXES
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.suffix.lower() in wanted)
+    else:
+        files = [Path(line.strip()) for line in src.read_text().splitlines() if line.strip()]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{src} lists files that do not exist: {missing[:3]}")
+    if not files:
+        raise FileNotFoundError(f"no images or videos in {src}")
+    pairs = [(f, out / f.name) for f in files]
+    if len({dst for _, dst in pairs}) != len(pairs):
+        raise ValueError(f"{src} lists two files of the same name; they would write the same output")
+    refuse_overwriting_inputs(pairs)
+    out.mkdir(parents=True, exist_ok=True)
+    restorer_kwargs = dict(steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile, overlap=args.overlap,
+                           frozen_noise=args.frozen_noise, backend=args.backend, trust=args.trust_model)
+    video_kwargs = dict(codec=args.codec, crf=args.crf, max_frames=args.max_frames, pipelined=not args.serial)
+    rows = restore_files(pairs, args.model, restorer_kwargs=restorer_kwargs, video_kwargs=video_kwargs,
+                         compare=args.compare, options=RayOptions(actors=args.ray_actors, address=args.ray_address,
+                                                                  gpus_per_actor=args.ray_gpus_per_actor))
+    print(f"wrote {len(rows)} files ({sum(r['frames'] for r in rows)} frames) to {out} over Ray "
+          f"with {args.ray_actors} actors")
+    return 0
