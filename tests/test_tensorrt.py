@@ -328,3 +328,22 @@ def test_a_real_engine_restores_like_onnx_runtime(tiny_onnx, tmp_path):
     frame = (np.random.default_rng(1).uniform(0, 255, (30, 40, 3))).astype(np.uint8)
     on_gpu = engine_restorer.backend.restore_frame(frame)
     assert np.abs(on_gpu.astype(int) - onnx_restorer.run(frame)).max() <= 1
+
+
+# --- the accuracy check after a build ------------------------------------------------------------------
+
+def test_an_engine_far_from_its_onnx_fails_the_build_check():
+    """compare() is what build-engine runs on the GPU (engine vs ONNX Runtime on the CPU); here two
+    Restorers on callables stand in for them: this checks the threshold logic, not TensorRT."""
+    from indi_edge.restorer import Restorer
+    from indi_edge.tensorrt import accuracy
+
+    frame = accuracy.check_frame(64)
+    reference = Restorer(lambda x, t: x * 0.9, steps=1)
+    close = Restorer(lambda x, t: x * 0.9 + 1e-4, steps=1)          # fp16-like rounding: passes
+    overflowing = Restorer(lambda x, t: np.clip(x * 0.9 * 1.3, -1, 1), steps=1)  # visibly off: fails
+    assert min(accuracy.compare(close, reference, "fp16", frame).values()) >= 40.0
+    with pytest.raises(accuracy.InaccurateEngine, match="fp16 engine is .* dB from the ONNX model"):
+        accuracy.compare(overflowing, reference, "fp16", frame)
+    with pytest.raises(accuracy.InaccurateEngine):  # fp32 engines are held to 60 dB
+        accuracy.compare(Restorer(lambda x, t: x * 0.9 + 2e-3, steps=1), reference, "fp32", frame)

@@ -35,6 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--optimization-level", type=int, default=3, choices=range(6), metavar="0-5",
                         help="builder optimisation level (higher: longer build, maybe faster engine; default 3)")
     parser.add_argument("--force", action="store_true", help="rebuild even when a matching engine exists")
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip the accuracy check against the ONNX on the CPU (>= 40 dB fp16, >= 60 dB fp32)")
     parser.add_argument("--verbose", action="store_true", help="print TensorRT's info messages too")
 
 
@@ -53,5 +55,10 @@ def main(args) -> int:
     tensorrt_module()
     options = BuildOptions(precision=args.precision, profiles=tuple(profiles), workspace_mb=args.workspace,
                            timing_cache=args.timing_cache, optimization_level=args.optimization_level)
-    build_engine(args.onnx, output, options, log=BuildLog(verbose=args.verbose), reuse=not args.force)
+    log = BuildLog(verbose=args.verbose)
+    build_engine(args.onnx, output, options, log=log, reuse=not args.force)
+    if not args.no_check:
+        from indi_edge.tensorrt.accuracy import check_engine
+
+        check_engine(output, Path(args.onnx), args.precision, log)  # removes the engine if it is off
     return 0
