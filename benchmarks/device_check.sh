@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The one script a GPU machine runs for the native kernels (csrc/): build indi_edge._core with CUDA
 # (editable install, no network: --no-deps --no-build-isolation), list the GPU code it holds, run the
-# CPU and GPU kernel tests, run benchmarks/kernels.py, then (section 5) the torch CUDA backend's tests
+# CPU and GPU kernel tests, the TensorRT backend's loop without TensorRT (section 3b,
+# benchmarks/gpu_harness.py), run benchmarks/kernels.py, then (section 5) the torch CUDA backend's tests
 # and benchmarks/gpu_latency.py, and print a summary table.
 #
 #   benchmarks/device_check.sh [OUTDIR]     (default: $OUT, else ./device_check_out)
 #
-# Writes to OUTDIR: build.log, native.txt, test_cpu.log, test_gpu.log, bench.log, kernels.json,
-# test_gpu_backends.log, gpu_latency.log, gpu_latency.json, summary.txt. Where no GPU is visible the
-# GPU steps skip with a message. PYTHON picks the interpreter
+# Writes to OUTDIR: build.log, native.txt, test_cpu.log, test_gpu.log, gpu_harness.log, gpu_harness.json,
+# bench.log, kernels.json, test_gpu_backends.log, gpu_latency.log, gpu_latency.json, summary.txt.
+# Where no GPU is visible the GPU steps skip with a message. PYTHON picks the interpreter
 # (default python3); THREADS the CPU kernel threads for the benchmark (default: all cores, at most 8).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -89,6 +90,17 @@ else
   rows+=("$(printf '%-22s %-16s' "tests GPU (-m gpu)" "skipped: no GPU")")
 fi
 
+# 3b. The TensorRT backend's loop on the GPU, with a few torch ops standing in for the engine
+# (benchmarks/gpu_harness.py): cuda-bindings buffers, the _core kernels, CUDA-graph capture and replay,
+# restore_frame with eps > 0, each case against sampling.run. Under a minute (bounded at 120 s); it runs
+# before the benchmarks so that a time limit on this script (device_all.sh) cuts those, not it.
+if gpu_visible; then
+  step "TensorRT loop harness" gpu_harness.log timeout 120 "$py" benchmarks/gpu_harness.py --out "$out"
+else
+  "$py" benchmarks/gpu_harness.py --out "$out" > "$out/gpu_harness.log" 2>&1
+  rows+=("$(printf '%-22s %-16s' "TensorRT loop harness" "skipped: no GPU")")
+fi
+
 # 4. Benchmarks (the GPU part skips itself without a GPU).
 step "benchmarks" bench.log "$py" benchmarks/kernels.py --out "$out/kernels.json" --threads "$threads" --repeat 30
 
@@ -143,6 +155,19 @@ else:
                   f" x{row['speedup_vs_eager_fp32']:<5} {100 * row['fraction_of_fp16_peak']:.2f}% of fp16 peak"
                   f" (copies {row['upload_ms']} + {row['download_ms']} ms)")
 EOF2
-  echo "logs, kernels.json and gpu_latency.json in $out"
+  [ -f "$out/gpu_harness.json" ] && "$py" - "$out/gpu_harness.json" <<'EOF3'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "skipped" in r:
+    print("  TensorRT loop harness skipped:", r["skipped"])
+else:
+    ms = [c["graph_replay_ms"] for c in r["cases"] if c.get("graph_replay_ms") is not None]
+    print(f"  TensorRT loop harness on {r['device']}: {r['passed']} passed, {r['failed']} failed"
+          + (f", graph replay {min(ms)} to {max(ms)} ms" if ms else ""))
+    for c in r["cases"]:
+        if not c["passed"]:
+            print(f"    FAIL {c['name']}: diff {c.get('max_abs_diff')} {c.get('error') or ''} {c.get('warnings') or ''}")
+EOF3
+  echo "logs, kernels.json, gpu_harness.json and gpu_latency.json in $out"
 } | tee "$out/summary.txt"
 exit "$failed"
