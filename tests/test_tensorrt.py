@@ -347,3 +347,16 @@ def test_an_engine_far_from_its_onnx_fails_the_build_check():
         accuracy.compare(overflowing, reference, "fp16", frame)
     with pytest.raises(accuracy.InaccurateEngine):  # fp32 engines are held to 60 dB
         accuracy.compare(Restorer(lambda x, t: x * 0.9 + 2e-3, steps=1), reference, "fp32", frame)
+
+
+def test_build_engine_builds_on_the_gpu_it_is_given(tiny_onnx, tmp_path, monkeypatch):
+    """--device reaches the builder's options (the build itself needs TensorRT and a GPU)."""
+    import indi_edge.tensorrt as trt_package
+    from indi_edge.tensorrt import version as trt_version
+
+    seen = {}
+    monkeypatch.setattr(trt_version, "tensorrt_module", lambda: None)
+    monkeypatch.setattr(trt_package, "build_engine", lambda onnx, output, options, **kw: seen.setdefault("o", options))
+    assert cli.main(["build-engine", str(tiny_onnx), "-o", str(tmp_path / "m.engine"), "--device", "1",
+                     "--no-check"]) == 0
+    assert seen["o"].device == 1

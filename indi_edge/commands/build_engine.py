@@ -34,6 +34,7 @@ def add_arguments(parser) -> None:
                         help="timing cache file (default ~/.cache/indi_edge/tensorrt-VERSION-sm_XY.timing)")
     parser.add_argument("--optimization-level", type=int, default=3, choices=range(6), metavar="0-5",
                         help="builder optimisation level (higher: longer build, maybe faster engine; default 3)")
+    parser.add_argument("--device", type=int, default=0, help="the GPU to build on and for (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="rebuild even when a matching engine exists")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the accuracy check against the ONNX on the CPU (>= 40 dB fp16, >= 60 dB fp32)")
@@ -54,11 +55,12 @@ def main(args) -> int:
     profiles = profiles_from_args(args.min, args.opt, args.max, args.shape, facts.info.multiple)
     tensorrt_module()
     options = BuildOptions(precision=args.precision, profiles=tuple(profiles), workspace_mb=args.workspace,
-                           timing_cache=args.timing_cache, optimization_level=args.optimization_level)
+                           timing_cache=args.timing_cache, optimization_level=args.optimization_level,
+                           device=args.device)
     log = BuildLog(verbose=args.verbose)
     build_engine(args.onnx, output, options, log=log, reuse=not args.force)
     if not args.no_check:
         from indi_edge.tensorrt.accuracy import check_engine
 
-        check_engine(output, Path(args.onnx), args.precision, log)  # removes the engine if it is off
+        check_engine(output, Path(args.onnx), args.precision, log, device=args.device)  # removes it if off
     return 0

@@ -44,15 +44,16 @@ def _run(restorer, frame: np.ndarray, steps: int) -> np.ndarray:
     return restorer.run(frame)
 
 
-def check_engine(engine: Path, onnx: Path, precision: str, log) -> dict[int, float]:
+def check_engine(engine: Path, onnx: Path, precision: str, log, device: int = 0) -> dict[int, float]:
     """Open the engine (GPU) and the ONNX (CPU) and compare(); on failure remove the engine and its
     sidecar so that nothing can load it, then raise."""
+    from indi_edge.backends.tensorrt import TensorRTBackend
     from indi_edge.restorer import Restorer
     from indi_edge.tensorrt.cache import sidecar_path
 
     frame = check_frame()
     try:
-        with Restorer(engine, tile=0) as built, Restorer(onnx, tile=0, backend="onnxruntime") as reference:
+        with Restorer(TensorRTBackend(engine, device=device), tile=0) as built, Restorer(onnx, tile=0, backend="onnxruntime") as reference:
             scores = compare(built, reference, precision, frame)
     except InaccurateEngine:
         engine.unlink(missing_ok=True)

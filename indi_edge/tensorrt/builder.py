@@ -32,6 +32,7 @@ class BuildOptions:
     workspace_mb: int = 0                   # builder workspace limit (Jetson memory is shared); 0: TensorRT's
     timing_cache: Path | None = None        # None: default_timing_cache(); persists kernel timings
     optimization_level: int = 3             # builder_optimization_level 0..5 (higher: slower build)
+    device: int = 0                         # the GPU to build on (an engine is tuned for the GPU it is built on)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +116,8 @@ def build_engine(onnx: str | os.PathLike, output: str | os.PathLike, options: Bu
     profiles = options.profiles or tuple(profiles_from_args(None, None, None, None, facts.info.multiple))
     trt = tensorrt_module()
     mode = build_mode(trt.__version__, options.precision, facts.precision)
-    device = cuda_runtime.device_info()
+    cuda_runtime.set_device(options.device)  # the builder works on the current device
+    device = cuda_runtime.device_info(options.device)
     key = engine_key(facts, profiles, mode.precision, trt.__version__, device, options.optimization_level,
                      options.workspace_mb)
     if reuse and find_cached(output, key):
