@@ -8,7 +8,6 @@ once, before both runs: the times are the restore_files calls (dataset, actor st
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+import results_io  # benchmarks/results_io.py, beside this script
 from indi_edge import video
 from indi_edge.cpu_features import cpu_features
 from indi_edge.scale_ray import RayOptions, restore_files
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     finally:
         ray.shutdown()
     frames = args.videos * args.frames
-    result = {"command": "python benchmarks/ray_scaling.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": results_io.command("ray_scaling.py", argv),
               "cpu": cpu_features().model, "model": args.model, "videos": args.videos, "frames": frames,
               "size": args.size, "seconds": seconds, "speedup_2_over_1": seconds[1] / seconds[2]}
     text = "\n".join([
@@ -60,9 +60,7 @@ def main(argv=None) -> int:
         *(f"| {a} | {s:.1f} | {frames / s:.1f} |" for a, s in seconds.items()), "",
         f"2 actors over 1: **{result['speedup_2_over_1']:.2f}x** (one run each, same Ray session)."])
     print(text)
-    if args.out:
-        (Path(args.out) / f"ray_scaling_{args.tag}.json").write_text(json.dumps(result, indent=2) + "\n")
-        (Path(args.out) / f"ray_scaling_{args.tag}.md").write_text(text + "\n")
+    results_io.save(args.out, "ray_scaling", args.tag, result, text)
     return 0
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import json
 import socket
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+import results_io  # benchmarks/results_io.py, beside this script
 from indi_edge.cpu_features import cpu_features
 from indi_edge.restorer import Restorer
 from indi_edge.serve import RestorerServer, ServeOptions
@@ -77,7 +76,7 @@ def main(argv=None) -> int:
         with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(one_client, range(args.clients)))
         served_fps = args.clients * len(frames) / (time.perf_counter() - start)
-    result = {"command": "python benchmarks/serve_latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": results_io.command("serve_latency.py", argv),
               "cpu": cpu_features().model, "model": args.model, "steps": args.steps, "size": args.size,
               "backend": direct.providers[0], "direct_ms": direct_ms, "served_ms": served_ms,
               "added_ms": served_ms - direct_ms, "direct_fps": direct_fps, "served_fps_concurrent": served_fps,
@@ -91,9 +90,7 @@ def main(argv=None) -> int:
         f"| served (Triton, gRPC) | {served_ms:.1f} | {served_fps:.1f} ({args.clients} concurrent clients) |",
         "", f"Added latency per request: {served_ms - direct_ms:+.1f} ms (medians, one run)."])
     print(text)
-    if args.out:
-        (Path(args.out) / f"serve_{args.tag}.json").write_text(json.dumps(result, indent=2) + "\n")
-        (Path(args.out) / f"serve_{args.tag}.md").write_text(text + "\n")
+    results_io.save(args.out, "serve", args.tag, result, text)
     return 0
 
 

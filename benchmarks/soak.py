@@ -8,7 +8,6 @@ warm-up (the first 100 frames: sessions, compiled shapes, allocator pools) to th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+import results_io  # benchmarks/results_io.py, beside this script
 from indi_edge import video
 from indi_edge.cpu_features import cpu_features
 from indi_edge.restorer import Restorer
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    result = {"command": "python benchmarks/soak.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": results_io.command("soak.py", argv),
               "cpu": cpu_features().model, "model": args.model,
               "restorer": soak_restorer(args.model, args.frames, args.size),
               "video": soak_video(args.model, args.frames, args.size, work)}
@@ -107,9 +107,7 @@ def main(argv=None) -> int:
                      f"{r['rss_end_mb']:.1f} | {r['rss_peak_mb']:.1f} | {r['growth_mb']:+.1f} |")
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        (Path(args.out) / f"soak_{args.tag}.json").write_text(json.dumps(result, indent=2) + "\n")
-        (Path(args.out) / f"soak_{args.tag}.md").write_text(text + "\n")
+    results_io.save(args.out, "soak", args.tag, result, text)
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import platform
 import statistics
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import results_io  # benchmarks/results_io.py, beside this script
 from indi_edge import data, degrade, video
 from indi_edge.cpu_features import cpu_features
 from indi_edge.restorer import Restorer
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     live_restorer = Restorer(args.model)  # no steps given: the live run's budget (one frame interval) picks N
     live = video.restore_video(live_restorer, clip, work / "live.mp4", realtime=True, progress=False)
     result = {
-        "command": "python benchmarks/video_pipeline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": results_io.command("video_pipeline.py", argv),
         "cpu": cpu_features().model, "cpu_features": dataclasses.asdict(cpu_features()), "machine": platform.machine(), "backend": "+".join(restorer.providers),
         "model": args.model, "steps": args.steps, "size": args.size, "frames": args.frames, "clip_fps": args.fps,
         "restore_only_fps": args.frames / restore_only,
@@ -99,10 +99,7 @@ def main(argv=None) -> int:
     }
     text = markdown(result)
     print(text)
-    if args.out:
-        out = Path(args.out)
-        (out / f"video_pipeline_{args.tag}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-        (out / f"video_pipeline_{args.tag}.md").write_text(text + "\n")
+    results_io.save(args.out, "video_pipeline", args.tag, result, text)
     return 0
 
 

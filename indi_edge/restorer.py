@@ -237,19 +237,22 @@ class Restorer:
         in `steps` InDI steps (default self.steps).
 
         Consumes N frame numbers of noise (none with frozen_noise)."""
-        with self._lock:
-            first = self.frame_count
-            self.frame_count += y.shape[0] if isinstance(y, np.ndarray) and y.ndim == 4 else 0
-            return self._restore(y, self.steps if steps is None else steps, list(range(first, first + len(y))))
-
-    def _restore(self, y: np.ndarray, steps: int, numbers: list[int]) -> np.ndarray:
-        """restore_array with the frames' noise numbers given; every frame's output checked finite."""
         if not isinstance(y, np.ndarray) or y.ndim != 4 or y.shape[1] != 3 or y.dtype != np.float32:
             raise ValueError(f"expected y as a [N, 3, H, W] float32 array, got "
                              f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}")
         if y.shape[2] % self.multiple or y.shape[3] % self.multiple or 0 in y.shape:
             raise ValueError(f"H and W must be non-zero multiples of {self.multiple}, got {y.shape[2]}x{y.shape[3]}; "
                              f"use frames.pad_to_multiple")
+        with self._lock:
+            if self._closed:
+                raise ValueError("this Restorer is closed")
+            first = self.frame_count
+            self.frame_count += len(y)
+            return self._restore(y, self.steps if steps is None else steps, list(range(first, first + len(y))))
+
+    def _restore(self, y: np.ndarray, steps: int, numbers: list[int]) -> np.ndarray:
+        """restore_array on a checked y with the frames' noise numbers given; every frame's output
+        checked finite."""
         y = np.ascontiguousarray(y)  # the fused kernels take C-contiguous arrays
         noise = self._noise_field(y.shape, numbers)
         tile = self._tile_for(y.shape[2], y.shape[3])
