@@ -18,6 +18,7 @@ import torch
 
 from indi_edge import nn as unet
 from indi_edge.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from indi_edge.losses import restoration_loss
 from indi_edge.cpu_features import bf16_skip_reason, cpu_features
 from indi_edge.model_info import ModelInfo
 from indi_edge.pairs import BatchSource, PairSource
@@ -230,7 +231,6 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
     (out_dir / "train_config.json").write_text(json.dumps({**dataclasses.asdict(config), "command": command}, indent=2))
 
     stream = batches(source, config, start, workers, pin_memory=device.startswith("cuda"))
-    loss_fn = torch.nn.functional.l1_loss if config.loss == "l1" else torch.nn.functional.mse_loss
     precision = MixedPrecision(config.amp, device)
     bar = tqdm(total=config.steps, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
     t0, running, grad_norms, last = time.perf_counter() - elapsed, [], [], math.nan
@@ -250,7 +250,7 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
                 group["lr"] = learning_rate(config, step)
             with precision.autocast():
                 prediction = model(x_t, t)
-            loss = loss_fn(prediction.float(), x)
+            loss = restoration_loss(prediction.float(), x, x_t, config.loss, config.no_harm)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"the loss became {loss.item()} at step {step}: stopped without saving, so the "
                                    f"last checkpoint and weights in {out_dir} are kept; resume with a lower --lr "

@@ -20,6 +20,7 @@ class TrainConfig:
     lr: float = 1e-4
     ema_decay: float = 0.999
     loss: str = "l1"                 # l1 (the paper's p=1) or l2
+    no_harm: float = 0.0             # weight of the per-sample "no worse than the input" hinge (losses.py)
     p_t: str = "bias_t1"             # see indi_edge.timesampling.P_T
     p_t_a: float = 0.5               # a of linear_a
     eps: float = 0.0                 # noise on y, in [-1, 1] units
@@ -42,6 +43,8 @@ class TrainConfig:
             raise ValueError(f"amp must be one of {AMP}, got {self.amp!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not self.no_harm >= 0.0:
+            raise ValueError(f"no_harm must be >= 0 (0: off), got {self.no_harm}")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if self.eps_schedule not in EPS_SCHEDULES:

@@ -41,10 +41,12 @@ def test_train_cli_records_its_command(tmp_path, capsys):
         (tmp_path / "pairs" / sub).mkdir(parents=True)
         cv2.imwrite(str(tmp_path / "pairs" / sub / "a.png"), np.full((32, 32, 3), 100 if sub == "x" else 90, np.uint8))
     argv = ["train", "--pairs", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--steps", "3",
-            "--batch", "2", "--crop", "16", "--quiet", "--threads", "1"]
+            "--batch", "2", "--crop", "16", "--quiet", "--threads", "1", "--loss", "l2", "--no-harm", "0.01"]
     assert cli.main(argv) == 0
     info = ModelInfo.from_metadata(unet.read_metadata(tmp_path / "run" / "weights.safetensors"))
     assert info.train_command.startswith("indi-edge train --pairs")
+    recorded = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert recorded["loss"] == "l2" and recorded["no_harm"] == 0.01
 
 
 def test_user_errors_are_one_line(tmp_path, capsys):

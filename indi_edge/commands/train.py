@@ -23,7 +23,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ema", type=float, default=d.ema_decay, help="EMA decay of the weights")
     parser.add_argument("--grad-clip", type=float, default=d.grad_clip,
                         help="clip the gradients' global norm to this (0: off; default %(default)s)")
-    parser.add_argument("--loss", choices=("l1", "l2"), default=d.loss)
+    parser.add_argument("--loss", choices=("l1", "l2"), default=d.loss,
+                        help="l1 (the paper's) or l2 (the conditional mean: what PSNR rewards; default %(default)s)")
+    parser.add_argument("--no-harm", type=float, default=d.no_harm, metavar="W",
+                        help="add W x a per-sample hinge on the output's error in dB over its input's, so the "
+                             "network holds back where it cannot restore (0: off; default %(default)s)")
     parser.add_argument("--p-t", default=d.p_t, help="p(t): linear_0, linear_a, bias_t1, bias_t0, bias_t0_t1")
     parser.add_argument("--p-t-a", type=float, default=d.p_t_a, help="a of linear_a (mass at t=1)")
     parser.add_argument("--eps", type=float, default=d.eps, help="noise level on y in [-1,1] units")
@@ -69,7 +73,7 @@ def main(args) -> int:
     config = TrainConfig(
         preset=args.preset, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, ema_decay=args.ema,
         lr_schedule=args.lr_schedule, warmup=args.warmup,
-        loss=args.loss, grad_clip=args.grad_clip, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
+        loss=args.loss, no_harm=args.no_harm, grad_clip=args.grad_clip, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
         seed=args.seed, task=args.task or "custom", default_steps=args.default_steps, save_every=args.save_every,
         amp=choose_amp(args.amp, args.device),
     )
