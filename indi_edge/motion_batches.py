@@ -42,17 +42,20 @@ class MotionDeblurBatches:
     length: blur extents (trajectory bounding box, px) drawn uniformly from this range;
     sharp_share: the share of samples blurred by the identity (extent 0);
     dead_leaves_share: the share of windows cut from the rolling dead-leaves pool (one fresh
-    image per step) rather than from the natural photos.
+    image per step) rather than from the natural photos; striped_share: the share of the larger
+    dead leaves filled with stripes (dead_leaves.dead_leaves), so fine periodic texture under blur
+    is seen in training.
     """
 
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
                  length: tuple[float, float] = (1.0, 28.0), sharp_share: float = 0.1,
-                 dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192):
-        if not (0 <= sharp_share <= 1 and 0 <= dead_leaves_share <= 1):
-            raise ValueError("sharp_share and dead_leaves_share must lie in [0, 1]")
+                 dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
+                 striped_share: float = 0.25):
+        if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share)):
+            raise ValueError("sharp_share, dead_leaves_share and striped_share must lie in [0, 1]")
         self.device = torch.device(device)
         self.task, self.length = task, length
-        self.sharp_share, self.dead_leaves_share = sharp_share, dead_leaves_share
+        self.sharp_share, self.dead_leaves_share, self.striped_share = sharp_share, dead_leaves_share, striped_share
         photos = [img for _, img in train_images(dead_leaves_count=0)]
         self.photo_shapes = [img.shape[:2] for img in photos]
         self.photos = [self.to_device(img) for img in photos]
@@ -68,7 +71,7 @@ class MotionDeblurBatches:
         return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(self.device)
 
     def leaves_pool(self, seed: int) -> DeadLeavesPool:
-        return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device)
+        return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device, self.striped_share)
 
     def plan(self, seed: int, step: int, size: int, crop: int) -> BatchPlan:
         window = crop + 2 * self.task.margin

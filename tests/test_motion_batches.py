@@ -76,3 +76,34 @@ def test_batched_kernels_match_single_kernels_and_sum_to_one():
     assert kernels[0][15, 15] == pytest.approx(1.0)  # extent 0: the identity
     single = degrade.motion_blur_kernels(np.random.default_rng(2), lengths[:1], 31)
     np.testing.assert_array_equal(single[0], degrade.motion_blur_kernel(np.random.default_rng(2), 31, length=0.0))
+
+
+def test_striped_share_zero_is_the_plain_dead_leaves_image():
+    from indi_edge.dead_leaves import dead_leaves
+
+    plain = dead_leaves(np.random.default_rng(4), 96)
+    np.testing.assert_array_equal(dead_leaves(np.random.default_rng(4), 96, striped_share=0.0), plain)
+    striped = dead_leaves(np.random.default_rng(4), 96, striped_share=1.0)
+    assert striped.shape == plain.shape and striped.dtype == np.float32
+    assert 0.0 <= striped.min() and striped.max() <= 1.0
+    np.testing.assert_array_equal(dead_leaves(np.random.default_rng(4), 96, striped_share=1.0), striped)
+    assert not np.array_equal(striped, plain)
+
+
+def test_a_striped_disk_holds_its_grating_period():
+    """A lone large striped disk: the dominant frequency inside it is the grating's."""
+    from indi_edge.dead_leaves import Grating, striped_disk
+
+    canvas = np.zeros((128, 128, 3), np.uint8)
+    grating = Grating(colour=np.array([255, 255, 255], np.float32), period=8.0, angle=0.0, phase=0.0, hardness=1.0)
+    striped_disk(canvas, 64.0, 64.0, 60.0, np.zeros(3, np.float32), grating)
+    row = canvas[64, 24:104, 0].astype(np.float64)  # angle 0: stripes vary along x
+    spectrum = np.abs(np.fft.rfft(row - row.mean()))
+    assert np.argmax(spectrum) == round(len(row) / 8.0)
+    assert canvas[0, 0].max() == 0  # outside the disk nothing is painted
+
+
+def test_motion_batches_use_striped_leaves_by_default(source):
+    assert source.striped_share > 0 and source.leaves_pool(0).striped_share == source.striped_share
+    with pytest.raises(ValueError, match="striped_share"):
+        MotionDeblurBatches("cpu", striped_share=1.5)
