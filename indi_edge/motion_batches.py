@@ -50,7 +50,7 @@ class MotionDeblurBatches:
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
                  length: tuple[float, float] = (1.0, 28.0), sharp_share: float = 0.1,
                  dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
-                 striped_share: float = 0.25):
+                 striped_share: float = 0.5):
         if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share)):
             raise ValueError("sharp_share, dead_leaves_share and striped_share must lie in [0, 1]")
         self.device = torch.device(device)
