@@ -286,13 +286,18 @@ class SyntheticPairs:
         return pair.x, pair.y
 
 
-def pair_source(task: str, device: str = "cpu"):
+def pair_source(task: str, device: str = "cpu", dead_leaves_share: float | None = None):
     """The training pair source of a built-in task (see TASKS). motion-deblur makes whole batches on
-    the training `device` (motion_batches, needs torch); the other tasks make pairs one by one."""
+    the training `device` (motion_batches, needs torch); the other tasks make pairs one by one.
+    dead_leaves_share (motion-deblur only; None: its default): windows from fresh dead leaves
+    rather than from the photos."""
     if task == "motion-deblur":
         from indi_edge.motion_batches import MotionDeblurBatches
 
-        return MotionDeblurBatches(device)
+        mix = {} if dead_leaves_share is None else {"dead_leaves_share": dead_leaves_share}
+        return MotionDeblurBatches(device, **mix)
+    if dead_leaves_share is not None:
+        raise ValueError(f"--dead-leaves-share applies to --task motion-deblur only, not {task}")
     return SyntheticPairs(task)
 
 

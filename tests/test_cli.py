@@ -49,6 +49,14 @@ def test_train_cli_records_its_command(tmp_path, capsys):
     assert recorded["loss"] == "l2" and recorded["no_harm"] == 0.01
 
 
+def test_dead_leaves_share_with_paired_folders_is_a_user_error(tmp_path, capsys):
+    (tmp_path / "pairs" / "x").mkdir(parents=True)
+    argv = ["train", "--pairs", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--dead-leaves-share", "0.5",
+            "--quiet"]
+    assert cli.main(argv) == 2
+    assert "--dead-leaves-share applies to --task motion-deblur only" in capsys.readouterr().err
+
+
 def test_user_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["train", "--pairs", str(tmp_path / "nope"), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err

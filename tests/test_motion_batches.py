@@ -107,3 +107,12 @@ def test_motion_batches_use_striped_leaves_by_default(source):
     assert source.striped_share > 0 and source.leaves_pool(0).striped_share == source.striped_share
     with pytest.raises(ValueError, match="striped_share"):
         MotionDeblurBatches("cpu", striped_share=1.5)
+
+
+def test_dead_leaves_share_reaches_the_motion_deblur_source_only():
+    from indi_edge.data import pair_source
+
+    assert pair_source("motion-deblur", "cpu", 0.6).dead_leaves_share == 0.6
+    assert pair_source("motion-deblur", "cpu").dead_leaves_share == 0.3
+    with pytest.raises(ValueError, match="motion-deblur only"):
+        pair_source("denoise", "cpu", 0.5)

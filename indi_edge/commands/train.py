@@ -11,6 +11,9 @@ def add_arguments(parser) -> None:
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--pairs", metavar="DIR", help="folder with x/ (clean) and y/ (degraded) images of the same names")
     data.add_argument("--task", help="built-in synthetic task: motion-deblur, defocus, jpeg, sr4, denoise")
+    parser.add_argument("--dead-leaves-share", type=float, metavar="F",
+                        help="motion-deblur: the share of training windows cut from fresh dead-leaves images "
+                             "rather than the photos (default 0.3); the photos are few, the dead leaves endless")
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, weights, log")
     parser.add_argument("--preset", default=d.preset, help=f"U-Net preset (default {d.preset}; see `indi-edge presets`)")
     parser.add_argument("--steps", type=int, default=d.steps, help="total optimisation steps")
@@ -56,10 +59,13 @@ def pair_source(args):
     if args.pairs:
         from indi_edge.pairs import PairedFolder
 
+        if args.dead_leaves_share is not None:
+            raise ValueError("--dead-leaves-share applies to --task motion-deblur only, not to --pairs")
+
         return PairedFolder(args.pairs)
     from indi_edge.data import pair_source as task_source
 
-    return task_source(args.task, args.device)
+    return task_source(args.task, args.device, args.dead_leaves_share)
 
 
 def main(args) -> int:
