@@ -312,20 +312,38 @@ class HeldoutPair:
     description: str
 
 
+SPLITS = ("heldout", "train")
+
+
+def split_images(split: str) -> list[NamedImage]:
+    """The images an evaluation reads: the held-out split, or the training photos (no dead leaves).
+    Scoring a model on its own training photos, beside the held-out ones, measures how much of its
+    gain is memorised: the photos are few (docs/DATA.md)."""
+    if split == "heldout":
+        return heldout_images()
+    if split == "train":
+        return train_images(dead_leaves_count=0)
+    raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
 def heldout_pairs(task: str, seed: int = 0, size: int = 256, limit: int | None = None,
-                  spec=None) -> list[HeldoutPair]:
+                  spec=None, split: str = "heldout") -> list[HeldoutPair]:
     """The fixed evaluation protocol: the centre size x size crop of each held-out image
     (size a multiple of 16), degraded with the task's degradation drawn from a generator seeded
     by (seed, task, image name), so every image keeps its degradation whatever `limit` is.
     As in training, the crop is degraded with `margin` real pixels around it. See docs/DATA.md.
     `spec` replaces the task's settings (e.g. MotionDeblur(length=(8, 16)) for one blur-extent
-    bucket); the seeds stay those of `task`, so each image keeps its shake shape across buckets."""
+    bucket); the seeds stay those of `task`, so each image keeps its shake shape across buckets.
+    split "train" applies the same protocol to the training photos large enough for the crop."""
     spec = get_task(task) if spec is None else spec
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16 or size % 16:
         raise ValueError(f"size must be a positive multiple of 16, got {size!r}")
-    images = heldout_images()[:limit] if limit is not None else heldout_images()
-    pairs = []
     m = spec.margin
+    images = split_images(split)
+    if split == "train":
+        images = [(name, img) for name, img in images if min(img.shape[:2]) >= size + 2 * m]
+    images = images[:limit] if limit is not None else images
+    pairs = []
     for name, img in images:
         h, w = img.shape[:2]
         if min(h, w) < size + 2 * m:

@@ -147,13 +147,14 @@ def restore(model_fn: ModelFn, y: np.ndarray, steps: int, sampler: str, eps: flo
 
 def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 4, 8), sampler: str = "indi",
              eps: float = 0.0, seed: int = 0, *, eps_schedule: str = "constant", size: int = 256,
-             limit: int | None = None, baselines: bool = True, progress: bool = True) -> dict:
+             limit: int | None = None, baselines: bool = True, progress: bool = True, split: str = "heldout") -> dict:
     """Score the input, the task's classical baselines and model_fn at each step count on the
-    held-out pairs (data.heldout_pairs(task, seed, size, limit)). model_fn None: baselines only.
+    held-out pairs (data.heldout_pairs(task, seed, size, limit); split "train": the training photos, the
+    overfit check). model_fn None: baselines only.
 
-    Returns {"task", "sampler", "eps", "eps_schedule", "seed", "size", "images", "degradations", "rows"}; each
+    Returns {"task", "split", "sampler", "eps", "eps_schedule", "seed", "size", "images", "degradations", "rows"}; each
     row {"method", "steps" (None for non-model rows), "psnr", "ssim", "detail", "per_image"}."""
-    pairs = heldout_pairs(task, seed=seed, size=size, limit=limit)
+    pairs = heldout_pairs(task, seed=seed, size=size, limit=limit, split=split)
     methods: list[tuple[str, int | None, Callable[[HeldoutPair], np.ndarray]]] = [("input", None, degraded_input)]
     if baselines:
         methods += [(name, None, fn) for name, fn in available_baselines(task)]
@@ -172,17 +173,19 @@ def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 
                 per_image[pair.name] = score(fn(pair), pair.clean)
                 bar.update()
             rows.append(summarise(method, n, per_image))
-    return {"task": task, "sampler": sampler, "eps": eps, "eps_schedule": eps_schedule, "seed": seed, "size": size,
+    return {"task": task, "split": split, "sampler": sampler, "eps": eps, "eps_schedule": eps_schedule, "seed": seed, "size": size,
             "images": [p.name for p in pairs], "degradations": {p.name: p.description for p in pairs}, "rows": rows}
 
 
 # --- motion-deblur: gain per blur extent, sharp frames ----------------------------------------
 
+SPLIT_WORDS = {"heldout": "held-out images", "train": "training photos (the overfit check)"}
 EXTENT_BUCKETS = {"<= 8 px": (1.0, 8.0), "8-16 px": (8.0, 16.0), "16-28 px": (16.0, 28.0)}
 
 
 def extent_sweep(model_fn: ModelFn, steps: Sequence[int] = (1,), sampler: str = "indi", eps: float = 0.0,
-                 seed: int = 0, *, eps_schedule: str = "constant", size: int = 256, limit: int | None = None) -> dict:
+                 seed: int = 0, *, eps_schedule: str = "constant", size: int = 256, limit: int | None = None,
+                 split: str = "heldout") -> dict:
     """The held-out images blurred at extents drawn within each EXTENT_BUCKETS range (same shake
     shape per image, only its extent changes), and left sharp. Per bucket and step count: mean
     PSNR of input and output, mean gain and the worst image's gain; sharp: the output's PSNR
@@ -193,7 +196,8 @@ def extent_sweep(model_fn: ModelFn, steps: Sequence[int] = (1,), sampler: str = 
 
     buckets = {}
     for label, extent in EXTENT_BUCKETS.items():
-        pairs = heldout_pairs("motion-deblur", seed, size, limit, spec=dataclasses.replace(TASKS["motion-deblur"], length=extent))
+        pairs = heldout_pairs("motion-deblur", seed, size, limit, spec=dataclasses.replace(TASKS["motion-deblur"], length=extent),
+                              split=split)
         before = [score(p.degraded, p.clean)["psnr"] for p in pairs]
         row = {"input": float(np.mean(before))}
         for n in steps:
@@ -201,7 +205,8 @@ def extent_sweep(model_fn: ModelFn, steps: Sequence[int] = (1,), sampler: str = 
             row[f"N={n}"] = {"gain": float(np.mean(gains)), "worst_gain": float(np.min(gains)),
                              "per_image": {p.name: g for p, g in zip(pairs, gains)}}
         buckets[label] = row
-    sharp_pairs = heldout_pairs("motion-deblur", seed, size, limit, spec=dataclasses.replace(TASKS["motion-deblur"], length=(0.0, 0.0)))
+    sharp_pairs = heldout_pairs("motion-deblur", seed, size, limit, spec=dataclasses.replace(TASKS["motion-deblur"], length=(0.0, 0.0)),
+                                split=split)
     sharp = {}
     for n in steps:
         kept = [score(out, p.degraded)["psnr"] for out, p in zip(run(sharp_pairs, n), sharp_pairs)]
@@ -230,7 +235,7 @@ def row_label(row: dict) -> str:
 
 
 def markdown_table(result: dict) -> str:
-    lines = [f"Task {result['task']}: {len(result['images'])} held-out images, {result['size']}x{result['size']} "
+    lines = [f"Task {result['task']}: {len(result['images'])} {SPLIT_WORDS[result.get('split', 'heldout')]}, {result['size']}x{result['size']} "
              f"centre crops, seed {result['seed']}; detail = high-frequency energy / clean's (1 is right).", "",
              "| method | PSNR (dB) | SSIM | detail |", "|---|---:|---:|---:|"]
     for row in result["rows"]:
@@ -269,7 +274,7 @@ def plot_perception_distortion(result: dict, path: str | Path) -> None:
     ax.set_xscale("log")  # blur gives ratios near 0, noise far above 1
     ax.set_xlabel("detail ratio (high-frequency energy / clean)")
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title(f"{result['task']}: perception-distortion on {len(result['images'])} held-out images")
+    ax.set_title(f"{result['task']}: perception-distortion on {len(result['images'])} {SPLIT_WORDS[result.get('split', 'heldout')]}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -105,6 +105,22 @@ def test_eval_command_writes_outputs(tiny_weights, tmp_path, capsys):
     assert (tmp_path / "eval_jpeg.png").is_file() and (tmp_path / "eval_jpeg.md").is_file()
 
 
+def test_train_split_scores_the_training_photos_under_the_same_protocol(tiny_weights, tmp_path, capsys):
+    """--split train: the overfit check reads the training photos, never the held-out ones."""
+    train_names = {name for name, _ in data.train_images(dead_leaves_count=0)}
+    heldout_names = {name for name, _ in data.heldout_images()}
+    pairs = data.heldout_pairs("jpeg", size=32, limit=3, split="train")
+    assert [p.name for p in pairs] and {p.name for p in pairs} <= train_names and not {p.name for p in pairs} & heldout_names
+    with pytest.raises(ValueError, match="split"):
+        data.heldout_pairs("jpeg", size=32, split="test")
+    code = cli.main(["eval", str(tiny_weights), "--split", "train", "--limit", "2", "--size", "32", "--steps", "1",
+                     "--no-baselines", "--out", str(tmp_path), "--quiet"])
+    assert code == 0 and "training photos (the overfit check)" in capsys.readouterr().out
+    result = json.loads((tmp_path / "eval_jpeg_train.json").read_text())
+    assert result["split"] == "train" and set(result["images"]) <= train_names and len(result["images"]) == 2
+    assert not (tmp_path / "eval_jpeg.json").exists()
+
+
 def test_eval_command_needs_a_task(tiny_weights, tmp_path, capsys):
     from indi_edge import nn
 

@@ -17,6 +17,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sampler", help="indi, naive or cold (default: the model's metadata)")
     parser.add_argument("--eps", type=float, help="input noise in [-1, 1] units (default: the model's metadata)")
     parser.add_argument("--eps-schedule", choices=["constant", "brownian"], help="(default: the model's metadata)")
+    parser.add_argument("--split", choices=("heldout", "train"), default="heldout",
+                        help="heldout (the protocol), or train: the same protocol on the training photos, whose gain "
+                             "beside the held-out one shows how much the model memorised (default %(default)s)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
     parser.add_argument("--flicker", metavar="CLIP",
                         help="instead of the held-out images: flicker on this video clip (frame-to-frame change "
@@ -43,21 +46,22 @@ def main(args) -> int:
         model_fn, task, steps=args.steps, sampler=args.sampler or info.sampler,
         eps=info.eps if args.eps is None else args.eps, seed=args.seed,
         eps_schedule=args.eps_schedule or info.eps_schedule, size=args.size, limit=args.limit,
-        baselines=not args.no_baselines, progress=not args.quiet)
+        baselines=not args.no_baselines, progress=not args.quiet, split=args.split)
     result["weights"] = str(args.weights)
     table = evaluate.markdown_table(result)
     if task == "motion-deblur":
         result["extent_sweep"] = evaluate.extent_sweep(
             model_fn, steps=args.steps, sampler=result["sampler"], eps=result["eps"], seed=args.seed,
-            eps_schedule=result["eps_schedule"], size=args.size, limit=args.limit)
+            eps_schedule=result["eps_schedule"], size=args.size, limit=args.limit, split=args.split)
         table += "\n\nGain over the blurred input by blur extent (mean over images, worst image in brackets), " \
                  "and sharp frames passed through:\n\n" + evaluate.sweep_table(result["extent_sweep"])
     print(table)
     out = Path(args.out)
-    evaluate.write_json(result, out / f"eval_{task}.json")
-    evaluate.write_text(table + "\n", out / f"eval_{task}.md")
-    evaluate.plot_perception_distortion(result, out / f"eval_{task}.png")
-    print(f"wrote {out / f'eval_{task}'}.json, .md and .png")
+    stem = f"eval_{task}" if args.split == "heldout" else f"eval_{task}_{args.split}"
+    evaluate.write_json(result, out / f"{stem}.json")
+    evaluate.write_text(table + "\n", out / f"{stem}.md")
+    evaluate.plot_perception_distortion(result, out / f"{stem}.png")
+    print(f"wrote {out / stem}.json, .md and .png")
     return 0
 
 
