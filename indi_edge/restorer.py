@@ -115,6 +115,11 @@ class Restorer:
         it, or on a backend with no fp32 path, such a frame raises NonFiniteOutput naming the frame
         and the step. Every frame of every backend is checked: NaN never becomes black pixels.
 
+    strength: in (0, 1]; below 1 the output is the point 1 - strength of the way back from the
+        restoration to the input, y + strength * (x0 - y): InDI's own path x_t = (1 - t) x0 + t y at
+        t = 1 - strength. For footage unlike the training data, where a full-strength restoration
+        may overshoot (measured for the bundled motion-deblur model in indi_edge/models/README.md).
+
     trust: needed (True) to open a .pt2 package: loading one runs code from the file. ONNX models
         and TensorRT engines are data and need no trust.
 
@@ -126,7 +131,8 @@ class Restorer:
                  sampler: str | None = None, eps_schedule: str | None = None, seed: int = 0,
                  tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
                  providers=None, threads: int = 0, backend: str = "auto", budget_ms: float | None = None,
-                 budget: StepBudget | None = None, fp16_fallback: bool = False, trust: bool = False):
+                 budget: StepBudget | None = None, fp16_fallback: bool = False, trust: bool = False,
+                 strength: float = 1.0):
         self.backend: Backend = open_backend(engine, providers=providers, threads=threads, backend=backend,
                                              trust=trust)
         if budget_ms is not None and budget is not None:
@@ -159,6 +165,9 @@ class Restorer:
                 self.overlap >= (self.tile if self.tile is not None else tiling.DEFAULT_TILE):
             raise ValueError(f"overlap ({self.overlap}) must be smaller than the tile "
                              f"({self.tile if self.tile is not None else tiling.DEFAULT_TILE})")
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
+        self.strength = float(strength)
         self.seed = int(seed)
         self.frozen_noise = bool(frozen_noise)
         self.frame_count = 0
@@ -266,6 +275,8 @@ class Restorer:
         bad = [j for j in range(x0.shape[0]) if not np.isfinite(x0[j]).all()]
         if bad:
             x0 = self._non_finite(y, x0, bad, steps, numbers)
+        if self.strength != 1.0:
+            x0 = y + np.float32(self.strength) * (x0 - y)
         return x0
 
     def _overlap_for(self, tile: int) -> int:

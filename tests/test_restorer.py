@@ -199,11 +199,25 @@ def test_a_bundled_name_resolves_through_models_path(tiny_onnx, monkeypatch):
     ({"steps": 0}, "steps"), ({"steps": 1.5}, "steps"), ({"eps": -0.1}, "eps"),
     ({"eps": float("nan")}, "eps"), ({"sampler": "ddim"}, "sampler"), ({"eps_schedule": "cosine"}, "eps_schedule"),
     ({"seed": -1}, "seed"), ({"tile": -8}, "tile"), ({"tile": 16, "overlap": 16}, "overlap"),
-    ({"overlap": -1}, "overlap"),
+    ({"overlap": -1}, "overlap"), ({"strength": 0.0}, "strength"), ({"strength": 1.5}, "strength"),
+    ({"strength": float("nan")}, "strength"),
 ])
 def test_bad_arguments_say_what_was_expected(kwargs, words):
     with pytest.raises(ValueError, match=words):
         Restorer(lambda x, t: x, **kwargs)
+
+
+def test_strength_stops_part_way_along_the_path_from_the_input():
+    """strength s returns y + s (x0 - y): InDI's x_t at t = 1 - s, whatever the step count."""
+    rng = np.random.default_rng(3)
+    y = rng.uniform(-0.8, 0.8, (2, 3, 8, 8)).astype(np.float32)
+    target = rng.uniform(-0.8, 0.8, (2, 3, 8, 8)).astype(np.float32)
+    oracle = lambda x, t: target  # noqa: E731  (x0 = target at every step)
+    for steps in (1, 3):
+        full = Restorer(oracle, steps=steps).restore_array(y)
+        np.testing.assert_allclose(full, target, atol=1e-6)
+        gentle = Restorer(oracle, steps=steps, strength=0.25).restore_array(y)
+        np.testing.assert_allclose(gentle, y + 0.25 * (target - y), atol=1e-6)
 
 
 def test_restore_array_checks_its_input():

@@ -391,6 +391,23 @@ def test_restore_cli_errors_are_one_line(tiny_onnx, tmp_path, capsys):
     assert "exactly one source" in capsys.readouterr().err
     assert cli.main(["restore", str(tmp_path / "nope.png"), "-o", str(tmp_path / "x.png"), "--model", str(tiny_onnx)]) == 2
     assert "no image, folder or video" in capsys.readouterr().err
+    cv2.imwrite(str(tmp_path / "in.png"), np.zeros((8, 8, 3), np.uint8))
+    assert cli.main(["restore", str(tmp_path / "in.png"), "-o", str(tmp_path / "x.png"), "--model", str(tiny_onnx),
+                     "--strength", "1.5"]) == 2
+    assert "strength must be a number in (0, 1]" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_restore_cli_strength_blends_toward_the_input(tiny_onnx, tmp_path):
+    rng = np.random.default_rng(2)
+    cv2.imwrite(str(tmp_path / "in.png"), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    model = ["--model", str(tiny_onnx), "--quiet", "--steps", "1"]
+    for strength in ("1", "0.5"):
+        assert cli.main(["restore", str(tmp_path / "in.png"), "-o", str(tmp_path / f"s{strength}.png"),
+                         "--strength", strength, *model]) == 0
+    y, full, half = (cv2.imread(str(tmp_path / f)).astype(np.float64) for f in ("in.png", "s1.png", "s0.5.png"))
+    inside = (full > 0) & (full < 255)  # the blend is taken before clipping: saturated pixels may differ
+    np.testing.assert_allclose(half[inside], (y + 0.5 * (full - y))[inside], atol=1.01)  # two 8-bit roundings
+    assert np.abs(full - y).max() > 4  # the tiny model changes the image, so the blend is a real test
 
 
 def test_info_cli_prints_metadata_and_providers(tiny_onnx, capsys):

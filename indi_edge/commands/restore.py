@@ -21,6 +21,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--budget-ms", type=float, metavar="MS",
                         help="per-frame latency budget: per frame size, the most steps (1-8) that fit (replaces --steps)")
     parser.add_argument("--eps", type=float, help="noise level (default: the model's)")
+    parser.add_argument("--strength", type=float, default=1.0,
+                        help="in (0, 1]: below 1, stop that far along InDI's path from the input to the "
+                             "restoration (gentler; default %(default)s)")
     parser.add_argument("--tile", type=int, help="tile size in pixels (default: automatic for large frames; 0: never)")
     parser.add_argument("--overlap", type=int, help="pixels shared by neighbouring tiles")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same output)")
@@ -70,7 +73,7 @@ def main(args) -> int:
         return ray_main(args, src, out)
     restorer = Restorer(args.model, steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile,
                         overlap=args.overlap, frozen_noise=args.frozen_noise, providers=args.providers,
-                        backend=args.backend, budget_ms=args.budget_ms, trust=args.trust_model)
+                        backend=args.backend, budget_ms=args.budget_ms, trust=args.trust_model, strength=args.strength)
     video_options = dict(codec=args.codec, crf=args.crf, pipelined=not args.serial, max_frames=args.max_frames)
     status, budget_ms, choices = 0, args.budget_ms, restorer.budget_choices
     if stream or src.suffix.lower() in video.READ_VIDEO_SUFFIXES:
@@ -122,7 +125,7 @@ def ray_main(args, src, out: Path) -> int:
         raise ValueError(f"{src} lists two files of the same name; they would write the same output")
     refuse_overwriting_inputs(pairs)
     out.mkdir(parents=True, exist_ok=True)
-    restorer_kwargs = dict(steps=args.steps, eps=args.eps, seed=args.seed, tile=args.tile, overlap=args.overlap,
+    restorer_kwargs = dict(steps=args.steps, eps=args.eps, seed=args.seed, strength=args.strength, tile=args.tile, overlap=args.overlap,
                            frozen_noise=args.frozen_noise, backend=args.backend, trust=args.trust_model)
     video_kwargs = dict(codec=args.codec, crf=args.crf, max_frames=args.max_frames, pipelined=not args.serial)
     rows = restore_files(pairs, args.model, restorer_kwargs=restorer_kwargs, video_kwargs=video_kwargs,
