@@ -28,11 +28,25 @@ def no_harm_hinge(prediction: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor) 
     return torch.relu(torch.log(after / before)).mean()
 
 
+def psnr_loss(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ln(mse + floor): minus the mean per-sample PSNR, up to scale.
+
+    A batch-mean L2 weighs samples by their squared error, so the large blurs take the gradient and
+    small blurs (errors ten times smaller, the same weight in a mean-dB score) are left to drift;
+    the log gives every sample the same weight in decibels, as the held-out score does."""
+    return torch.log(per_sample_mse(prediction, x) + NO_HARM_FLOOR).mean()
+
+
+LOSSES = ("l1", "l2", "psnr")
+
+
 def restoration_loss(prediction: torch.Tensor, x: torch.Tensor, x_t: torch.Tensor, kind: str = "l1",
                      no_harm: float = 0.0) -> torch.Tensor:
-    """kind: l1 or l2 between prediction and x; plus no_harm x the hinge above (0: off)."""
-    base = torch.nn.functional.l1_loss if kind == "l1" else torch.nn.functional.mse_loss
-    loss = base(prediction, x)
+    """kind: l1, l2 or psnr (per-sample log MSE) between prediction and x; plus no_harm x the hinge above (0: off)."""
+    if kind == "psnr":
+        loss = psnr_loss(prediction, x)
+    else:
+        loss = (torch.nn.functional.l1_loss if kind == "l1" else torch.nn.functional.mse_loss)(prediction, x)
     if no_harm:
         loss = loss + no_harm * no_harm_hinge(prediction, x, x_t)
     return loss

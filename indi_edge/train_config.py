@@ -19,7 +19,7 @@ class TrainConfig:
     crop: int = 128
     lr: float = 1e-4
     ema_decay: float = 0.999
-    loss: str = "l1"                 # l1 (the paper's p=1) or l2
+    loss: str = "l1"                 # l1 (the paper's p=1), l2, or psnr (per-sample log MSE: losses.py)
     no_harm: float = 0.0             # weight of the per-sample "no worse than the input" hinge (losses.py)
     p_t: str = "bias_t1"             # see indi_edge.timesampling.P_T
     p_t_a: float = 0.5               # a of linear_a
@@ -35,8 +35,8 @@ class TrainConfig:
     warmup: int = 0                  # steps of linear learning-rate warm-up from 0
 
     def validate(self) -> None:
-        if self.loss not in ("l1", "l2"):
-            raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
+        if self.loss not in ("l1", "l2", "psnr"):
+            raise ValueError(f"loss must be l1, l2 or psnr, got {self.loss!r}")
         if self.p_t not in P_T:
             raise ValueError(f"p_t must be one of {P_T}, got {self.p_t!r}")
         if self.amp not in AMP:

@@ -65,3 +65,19 @@ def test_no_harm_weight_is_validated():
         TrainConfig(no_harm=-1.0).validate()
     with pytest.raises(ValueError, match="no_harm"):
         TrainConfig(no_harm=float("nan")).validate()
+
+
+def test_psnr_loss_weighs_every_sample_the_same_in_db():
+    """Halving one sample's error lowers the loss by the same amount whether its error was large or small."""
+    from indi_edge.losses import psnr_loss
+
+    x, _ = images(n=2)
+    offsets = torch.tensor([0.2, 0.02]).view(2, 1, 1, 1)
+    base = psnr_loss(x + offsets, x)
+    halved_big = psnr_loss(x + offsets * torch.tensor([0.5, 1.0]).view(2, 1, 1, 1), x)
+    halved_small = psnr_loss(x + offsets * torch.tensor([1.0, 0.5]).view(2, 1, 1, 1), x)
+    # with the 1e-4 floor the small sample gains a little less; an L2 loss would give it 1% of the big one's gain
+    assert (base - halved_small) > 0.6 * (base - halved_big) > 0
+    assert restoration_loss(x + offsets, x, x, "psnr").item() == pytest.approx(base.item())
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="ssim").validate()

@@ -26,8 +26,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ema", type=float, default=d.ema_decay, help="EMA decay of the weights")
     parser.add_argument("--grad-clip", type=float, default=d.grad_clip,
                         help="clip the gradients' global norm to this (0: off; default %(default)s)")
-    parser.add_argument("--loss", choices=("l1", "l2"), default=d.loss,
-                        help="l1 (the paper's) or l2 (the conditional mean: what PSNR rewards; default %(default)s)")
+    parser.add_argument("--loss", choices=("l1", "l2", "psnr"), default=d.loss,
+                        help="l1 (the paper's), l2 (the conditional mean), or psnr (per-sample log MSE: every "
+                             "sample weighs the same in dB, as a mean-PSNR score does; default %(default)s)")
     parser.add_argument("--no-harm", type=float, default=d.no_harm, metavar="W",
                         help="add W x a per-sample hinge on the output's error in dB over its input's, so the "
                              "network holds back where it cannot restore (0: off; default %(default)s)")
