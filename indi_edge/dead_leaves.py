@@ -26,8 +26,9 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
 
     striped_share: the share of disks of radius >= STRIPE_MIN_RADIUS painted with a grating between
     two colours instead of one flat colour (`striped_disk`). Flat disks have no periodic texture,
-    and a deblurring network that never saw fine stripes under blur invents them with the wrong
-    phase (fabric, blinds, railings), doing worse than leaving the blur; with share 0 the image is
+    and a deblurring network that never saw fine stripes under blur may sharpen a blurred band of
+    them into something else (the bundled model made one of barbara's into a white bar), doing worse
+    than leaving the blur; with share 0 the image is
     the plain dead-leaves one, draw for draw.
     """
     r_max = size / 4

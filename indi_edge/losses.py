@@ -1,6 +1,6 @@
 """Training losses for F(x_t, t) -> x0.
 
-The base loss is the paper's L1 (or L2). `no_harm` adds a hinge on each sample's error against the
+The base loss is the paper's L1, L2, or the per-sample log MSE (`psnr_loss`). `no_harm` adds a hinge on each sample's error against the
 error of the network's own input: a restoration that is further from the clean image than x_t was
 costs extra. On ill-posed inputs (fine stripes under blur, whose phase the blur erased) a network
 trained only on the mean loss may confidently invent detail that makes that image worse; the
