@@ -286,19 +286,25 @@ class SyntheticPairs:
         return pair.x, pair.y
 
 
-def pair_source(task: str, device: str = "cpu", dead_leaves_share: float | None = None):
+def pair_source(task: str, device: str = "cpu", **motion_options):
     """The training pair source of a built-in task (see TASKS). motion-deblur makes whole batches on
     the training `device` (motion_batches, needs torch); the other tasks make pairs one by one.
-    dead_leaves_share (motion-deblur only; None: its default): windows from fresh dead leaves
-    rather than from the photos."""
+    motion_options (motion-deblur only; None: its default) go to MotionDeblurBatches:
+    dead_leaves_share, photo_scales, channel_shuffle."""
     if task == "motion-deblur":
         from indi_edge.motion_batches import MotionDeblurBatches
 
-        mix = {} if dead_leaves_share is None else {"dead_leaves_share": dead_leaves_share}
-        return MotionDeblurBatches(device, **mix)
-    if dead_leaves_share is not None:
-        raise ValueError(f"--dead-leaves-share applies to --task motion-deblur only, not {task}")
+        return MotionDeblurBatches(device, **{name: value for name, value in motion_options.items() if value is not None})
+    refuse_motion_options(motion_options, task)
     return SyntheticPairs(task)
+
+
+def refuse_motion_options(motion_options: dict, other: str) -> None:
+    """A user error naming the motion-deblur-only options given (not None) for another source."""
+    given = ["--" + name.replace("_", "-") for name, value in motion_options.items() if value is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ValueError(f"{', '.join(given)} {verb} to --task motion-deblur only, not {other}")
 
 
 # --- held-out evaluation pairs --------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import torch
 
@@ -32,6 +33,7 @@ class BatchPlan:
     kernels: np.ndarray       # [B, k, k] float32
     turns: np.ndarray         # [B] quarter turns
     flips: np.ndarray         # [B] bool
+    channels: np.ndarray | None  # [B, 3] RGB order of each sample (channel_shuffle), or None
     new_leaves: np.ndarray    # the dead-leaves image of this step, float32 [S, S, 3]
 
 
@@ -45,22 +47,31 @@ class MotionDeblurBatches:
     image per step) rather than from the natural photos; striped_share: the share of the larger
     dead leaves filled with stripes (dead_leaves.dead_leaves), so fine periodic texture under blur
     is seen in training.
+    photo_scales: each photo is also used shrunk by these factors (area interpolation), so the
+    20 photos give structure at more scales and the network memorises them less; copies whose
+    shorter side falls under pool_size are dropped. channel_shuffle: each sample's RGB channels in
+    a random order (blur acts on each channel alike), so colours are not memorised either.
     """
 
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
                  length: tuple[float, float] = (1.0, 28.0), sharp_share: float = 0.1,
                  dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
-                 striped_share: float = 0.5):
+                 striped_share: float = 0.5, photo_scales: tuple[float, ...] = (1.0,),
+                 channel_shuffle: bool = False):
         if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share)):
             raise ValueError("sharp_share, dead_leaves_share and striped_share must lie in [0, 1]")
+        if not photo_scales or not all(0 < scale <= 1 for scale in photo_scales):
+            raise ValueError(f"photo_scales must be factors in (0, 1], got {photo_scales}")
         self.device = torch.device(device)
         self.task, self.length = task, length
         self.sharp_share, self.dead_leaves_share, self.striped_share = sharp_share, dead_leaves_share, striped_share
+        self.channel_shuffle = channel_shuffle
+        self.pool_slots, self.pool_size = pool_slots, pool_size
         photos = [img for _, img in train_images(dead_leaves_count=0)]
+        self.palette = palette_from(photos)
+        photos = shrunk_copies(photos, photo_scales, min_side=pool_size)
         self.photo_shapes = [img.shape[:2] for img in photos]
         self.photos = [self.to_device(img) for img in photos]
-        self.palette = palette_from(photos)
-        self.pool_slots, self.pool_size = pool_slots, pool_size
         self.pool: DeadLeavesPool | None = None  # on the device, filled by realise
 
     def __getstate__(self):  # DataLoader workers only plan: they need no device tensors
@@ -87,8 +98,9 @@ class MotionDeblurBatches:
         lengths[rng.random(size) < self.sharp_share] = 0.0
         kernels = degrade.motion_blur_kernels(rng, lengths, self.task.kernel_size)
         turns, flips = rng.integers(0, 4, size), rng.integers(0, 2, size).astype(bool)
+        channels = np.stack([rng.permutation(3) for _ in range(size)]) if self.channel_shuffle else None
         new_leaves = self.leaves_pool(seed).render(step) if leaves else np.zeros((0, 0, 3), np.float32)
-        return BatchPlan(step, seed, crop, sources, corners, kernels, turns, flips, new_leaves)
+        return BatchPlan(step, seed, crop, sources, corners, kernels, turns, flips, channels, new_leaves)
 
     def realise(self, plan: BatchPlan) -> tuple[torch.Tensor, torch.Tensor]:
         if plan.new_leaves.size:
@@ -104,7 +116,24 @@ class MotionDeblurBatches:
         blurred = batch_ops.blur_valid(clean, torch.from_numpy(plan.kernels).to(self.device))
         sharp = clean[..., margin:margin + plan.crop, margin:margin + plan.crop]
         sharp, blurred = batch_ops.flip_rotate((sharp, blurred), plan.turns, plan.flips)
+        if plan.channels is not None:
+            order = torch.from_numpy(plan.channels).to(self.device)[:, :, None, None]
+            sharp, blurred = (batch.gather(1, order.expand_as(batch)) for batch in (sharp, blurred))
         return sharp * 2.0 - 1.0, blurred * 2.0 - 1.0
 
     def batch(self, seed: int, step: int, size: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.realise(self.plan(seed, step, size, crop))
+
+
+def shrunk_copies(photos: list[np.ndarray], scales: tuple[float, ...], min_side: int) -> list[np.ndarray]:
+    """Each photo at each scale (1: itself), leaving out shrunk copies shorter than min_side."""
+    out = []
+    for img in photos:
+        for scale in scales:
+            if scale == 1:
+                out.append(img)
+                continue
+            h, w = (round(side * scale) for side in img.shape[:2])
+            if min(h, w) >= min_side:
+                out.append(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA))
+    return out

@@ -54,7 +54,14 @@ def test_dead_leaves_share_with_paired_folders_is_a_user_error(tmp_path, capsys)
     argv = ["train", "--pairs", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"), "--dead-leaves-share", "0.5",
             "--quiet"]
     assert cli.main(argv) == 2
-    assert "--dead-leaves-share applies to --task motion-deblur only" in capsys.readouterr().err
+    assert "--dead-leaves-share applies to --task motion-deblur only, not to --pairs" in capsys.readouterr().err
+    argv[-3:-1] = ["--photo-scales", "1,0.5"]
+    assert cli.main(argv) == 2
+    assert "--photo-scales applies to --task motion-deblur only" in capsys.readouterr().err
+    argv[-3:-1] = ["--photo-scales", "1,half"]
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    assert "expected factors separated by commas" in capsys.readouterr().err
 
 
 def test_user_errors_are_one_line(tmp_path, capsys):

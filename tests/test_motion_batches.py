@@ -1,5 +1,7 @@
 """Batch-at-once motion-deblur pairs: FFT blur equals degrade.blur, batches are a pure function of
 (seed, step), identity kernels leave sharp samples unchanged, the dead-leaves pool resumes exactly."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ import torch
 from indi_edge import batch_ops, degrade
 from indi_edge.dead_leaves import DeadLeavesPool
 from indi_edge.motion_batches import MotionDeblurBatches
+from indi_edge.data import SyntheticPairs
 from indi_edge.pairs import BatchSource
 
 
@@ -112,7 +115,36 @@ def test_motion_batches_use_striped_leaves_by_default(source):
 def test_dead_leaves_share_reaches_the_motion_deblur_source_only():
     from indi_edge.data import pair_source
 
-    assert pair_source("motion-deblur", "cpu", 0.6).dead_leaves_share == 0.6
-    assert pair_source("motion-deblur", "cpu").dead_leaves_share == 0.3
-    with pytest.raises(ValueError, match="motion-deblur only"):
-        pair_source("denoise", "cpu", 0.5)
+    assert pair_source("motion-deblur", "cpu", dead_leaves_share=0.6).dead_leaves_share == 0.6
+    assert pair_source("motion-deblur", "cpu", dead_leaves_share=None).dead_leaves_share == 0.3
+    with pytest.raises(ValueError, match="--dead-leaves-share applies to --task motion-deblur only"):
+        pair_source("denoise", "cpu", dead_leaves_share=0.5)
+    with pytest.raises(ValueError, match="--photo-scales, --channel-shuffle apply to"):
+        pair_source("jpeg", "cpu", photo_scales=(1.0, 0.5), channel_shuffle=True)
+    assert isinstance(pair_source("jpeg", "cpu", dead_leaves_share=None, channel_shuffle=None), SyntheticPairs)
+
+
+def test_shrunk_photo_copies_add_windows_and_drop_the_small_ones():
+    plain = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
+    pyramid = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, photo_scales=(1.0, 0.5, 0.1))
+    assert len(plain.photos) < len(pyramid.photos) < 3 * len(plain.photos)  # 0.1x copies are all under 96 px
+    assert all(min(shape) >= 96 for shape in pyramid.photo_shapes)
+    np.testing.assert_array_equal(plain.palette, pyramid.palette)  # colours from the photos as they are
+    x, y = pyramid.batch(0, 3, 8, 32)
+    assert x.shape == y.shape == (8, 3, 32, 32)
+    for bad in ((), (1.0, 1.5), (0.0,)):
+        with pytest.raises(ValueError, match="photo_scales"):
+            MotionDeblurBatches("cpu", photo_scales=bad)
+
+
+def test_channel_shuffle_permutes_both_images_alike():
+    plain = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
+    shuffled = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, channel_shuffle=True)
+    plan = shuffled.plan(0, 4, 8, 32)
+    assert plan.channels is not None and plain.plan(0, 4, 8, 32).channels is None
+    assert any(list(order) != [0, 1, 2] for order in plan.channels)
+    x_plain, y_plain = plain.realise(dataclasses.replace(plan, channels=None))
+    x, y = shuffled.realise(plan)
+    for i, order in enumerate(plan.channels):
+        torch.testing.assert_close(x[i], x_plain[i][order], atol=0, rtol=0)
+        torch.testing.assert_close(y[i], y_plain[i][order], atol=0, rtol=0)
