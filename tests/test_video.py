@@ -427,6 +427,21 @@ def test_demo_writes_before_after_pngs_and_videos(tiny_onnx, tmp_path, capsys):
     assert [f.shape for f in decoded(out / "shaky.mkv")] == [(64, 64, 3)] * 4
     assert [f.shape for f in decoded(out / "compare.mp4")] == [(64, 128, 3)] * 4
     assert "motion-deblur" in (said := capsys.readouterr().out) and "PSNR degraded" in said  # custom task: camera shake
+    assert said.startswith("barbara ") and "all 7 held-out images, one draw each: mean gain" in said
+
+
+def test_demo_scores_every_heldout_image_whichever_is_shown(tiny_onnx, tmp_path, capsys):
+    argv = ["demo", "--model", str(tiny_onnx), "--size", "32", "--frames", "1", "--quiet"]
+    assert cli.main([*argv, "-o", str(tmp_path / "a")]) == 0
+    first = capsys.readouterr().out
+    assert cli.main([*argv, "-o", str(tmp_path / "b"), "--image", "sail"]) == 0
+    second = capsys.readouterr().out
+    assert second.startswith("sail 32x32") and first.splitlines()[1:3] == second.splitlines()[1:3]
+    gains = re.findall(r"(\w+) ([+-][\d.]+)", first.splitlines()[2])
+    assert [name for name, _ in gains] == ["barbara", "kodim23", "monarch", "sail", "tulips", "china", "flower"]
+    assert not cv2.imread(str(tmp_path / "a" / "clean.png")).tolist() == cv2.imread(str(tmp_path / "b" / "clean.png")).tolist()
+    assert cli.main([*argv, "-o", str(tmp_path / "c"), "--image", "lena"]) == 2
+    assert "--image must be a held-out image (barbara, kodim23" in capsys.readouterr().err
 
 
 def test_demo_degrades_as_the_models_task_and_the_denoiser_restores(tmp_path, capsys):

@@ -11,6 +11,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default="indi-edge-demo", help="output folder (default: %(default)s)")
     parser.add_argument("--model", default="motion-deblur", help="bundled model name or .onnx/.pt2 file")
     parser.add_argument("--steps", type=int, help="InDI steps (default: the model's)")
+    parser.add_argument("--image", help="held-out image of the before/after PNGs and the clip (default: the first, "
+                                        "barbara); every held-out image is scored either way")
     parser.add_argument("--size", type=int, default=256, help="side of the square crop, pixels (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=24, help="frames in the clip (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the blur kernels and camera path")
@@ -48,6 +50,26 @@ def degraded_clip(image, frames: int, size: int, task: str, rng):
     return clip
 
 
+def centre_crop(image, size: int):
+    side = min(size, image.shape[0], image.shape[1])
+    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    return image[top:top + side, left:left + side]
+
+
+def still(restorer, image, size: int, task: str, rng):
+    """(clean, degraded, restored, PSNR degraded, PSNR restored): the centre crop of `image`, uint8 BGR."""
+    import numpy as np
+
+    from indi_edge import degrade, metrics
+
+    crop = centre_crop(image, size)
+    clean = np.ascontiguousarray(degrade.to_uint8(crop)[..., ::-1])
+    degraded = degrade_frame(crop, task, rng)
+    restored = restorer.run(degraded)
+    before, after = (metrics.psnr(x.astype(np.float32), clean.astype(np.float32), 255.0) for x in (degraded, restored))
+    return clean, degraded, restored, before, after
+
+
 def demo_task(info) -> str:
     """The degradation to demonstrate: the model's task; a custom model gets camera shake."""
     from indi_edge import data
@@ -58,7 +80,7 @@ def demo_task(info) -> str:
 def main(args) -> int:
     import numpy as np
 
-    from indi_edge import data, degrade, metrics, video
+    from indi_edge import data, video
     from indi_edge.restorer import Restorer
 
     if args.size < 16 or args.frames < 1:
@@ -66,22 +88,31 @@ def main(args) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     restorer = Restorer(args.model, steps=args.steps, seed=args.seed, frozen_noise=True)
-    rng = np.random.default_rng(args.seed)
     task = demo_task(restorer.info)
-    name, image = data.heldout_images()[0]
-    size = min(args.size, image.shape[0], image.shape[1])
-    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
-    clean = np.ascontiguousarray(degrade.to_uint8(image[top:top + size, left:left + size])[..., ::-1])
-    degraded = degrade_frame(image[top:top + size, left:left + size], task, rng)
-    restored = restorer.run(degraded)
-    for file, img in (("clean.png", clean), ("before.png", degraded), ("after.png", restored),
-                      ("compare.png", video.side_by_side(degraded, restored))):
-        video.write_image(out / file, img)
-    before, after = (metrics.psnr(x.astype(np.float32), clean.astype(np.float32), 255.0) for x in (degraded, restored))
-    print(f"{name} {size}x{size}, {task}, {restorer.steps} steps: PSNR degraded {before:.2f} dB -> restored "
+    images = dict(data.heldout_images())
+    name = args.image or next(iter(images))
+    if name not in images:
+        raise ValueError(f"--image must be a held-out image ({', '.join(images)}), got {name!r}")
+    scores = {}
+    for index, (other, image) in enumerate(images.items()):  # each image its own draw: --image changes no score
+        clean, degraded, restored, *scores[other] = still(restorer, image, args.size, task,
+                                                           np.random.default_rng([args.seed, index]))
+        if other == name:
+            for file, img in (("clean.png", clean), ("before.png", degraded), ("after.png", restored),
+                              ("compare.png", video.side_by_side(degraded, restored))):
+                video.write_image(out / file, img)
+    before, after = scores[name]
+    side = min(args.size, *images[name].shape[:2])
+    print(f"{name} {side}x{side}, {task}, {restorer.steps} steps: PSNR degraded {before:.2f} dB -> restored "
           f"{after:.2f} dB ({out / 'compare.png'})")
+    gains = {other: after - before for other, (before, after) in scores.items()}
+    print(f"all {len(gains)} held-out images, one draw each: mean gain {np.mean(list(gains.values())):+.2f} dB, "
+          f"{sum(g > 0 for g in gains.values())} better, worst {min(gains, key=gains.get)} {min(gains.values()):+.2f} dB")
+    print("  " + ", ".join(f"{other} {gain:+.2f}" for other, gain in gains.items()))
 
-    clip = degraded_clip(image, args.frames, size, task, rng)
+    rng = np.random.default_rng(args.seed)
+    image = images[name]
+    clip = degraded_clip(image, args.frames, side, task, rng)
     video.write_frames(out / "shaky.mkv", clip, 24.0)  # FFV1: lossless input
     summary = video.restore_video(restorer, out / "shaky.mkv", out / "compare.mp4", compare=True,
                                   progress=not args.quiet)
