@@ -14,8 +14,10 @@
 #
 # Settings (environment): PRESET (edge-s, the shipped preset), INIT (the bundled motion-deblur weights, grown into
 # PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
-# MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3), LOSS (l1), NO_HARM (0),
-# DEAD_LEAVES_SHARE (0.3: the share of windows from fresh dead leaves rather than the 20 photos).
+# MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3), LOSS (psnr), NO_HARM (0),
+# DEAD_LEAVES_SHARE (0.5: the share of windows from fresh dead leaves rather than the 20 photos), PHOTO_SCALES
+# (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off). The defaults are the
+# settings that did best in the CPU fine-tunes (indi_edge/models/README.md): they fight the memorising of the photos.
 #
 # The training corpus reads PyWavelets' and the held-out protocol sporco's image files: where those
 # packages are missing (the H200 image lacks both), install their wheels with --no-deps first (see
@@ -37,9 +39,13 @@ run="${RUN_DIR:-/tmp/indi_edge_gpu_run}"
 rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min," \
-     "loss ${LOSS:-l1}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.3}" | tee "$out/summary.txt"
+     "loss ${LOSS:-psnr}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.5}, photo scales ${PHOTO_SCALES:-1,0.75,0.5}," \
+     "channel shuffle ${CHANNEL_SHUFFLE:-1}" | tee "$out/summary.txt"
+shuffle_args=()
+[ "${CHANNEL_SHUFFLE:-1}" = "0" ] || shuffle_args=(--channel-shuffle)
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
-    --loss "${LOSS:-l1}" --no-harm "${NO_HARM:-0}" --dead-leaves-share "${DEAD_LEAVES_SHARE:-0.3}" \
+    --loss "${LOSS:-psnr}" --no-harm "${NO_HARM:-0}" --dead-leaves-share "${DEAD_LEAVES_SHARE:-0.5}" \
+    --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" \
     --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
     --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
     --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
