@@ -102,7 +102,7 @@ def main(args) -> int:
                               ("compare.png", video.side_by_side(degraded, restored))):
                 video.write_image(out / file, img)
     before, after = scores[name]
-    side = min(args.size, *images[name].shape[:2])
+    side = centre_crop(images[name], args.size).shape[0]
     print(f"{name} {side}x{side}, {task}, {restorer.steps} steps: PSNR degraded {before:.2f} dB -> restored "
           f"{after:.2f} dB ({out / 'compare.png'})")
     gains = {other: after - before for other, (before, after) in scores.items()}
