@@ -1,9 +1,11 @@
-"""Compare motion-deblur weights (fine-tune candidates) on the held-out protocol and on the training photos.
+"""Compare motion-deblur weights (fine-tune candidates) on the held-out protocol, the training photos and video frames.
 
 For each weights file: N=1 gain over the blurred input on the held-out images (mean and worst image),
 per blur-extent bucket (mean, worst) and sharp pass-through, then the same mean gain on the training
 photos (`eval --split train`). A training-photo gain far above the held-out one is memorised, not learnt;
 a run whose held-out gain falls while its training-photo gain rises is overfitting the 20 photos.
+Last, the video frames (`eval --split video`): mean and worst gain, the small-blur bucket (where
+out-of-focus footage suffers from a network that sharpens every soft edge) and sharp pass-through.
 
     python benchmarks/finetune_compare.py bundled=indi_edge/models/motion-deblur.safetensors \\
         l2=runs/ft-l2/weights.safetensors --out benchmarks/results --tag zen4
@@ -35,23 +37,34 @@ def score(weights: Path) -> dict:
     sweep = evaluate.extent_sweep(model_fn, steps=(1,))
     train = n1_gains(evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False,
                                        split="train"))
+    video = n1_gains(evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False,
+                                       split="video"))
+    video_small = evaluate.extent_sweep(model_fn, steps=(1,), split="video")
     return {
         "heldout_gain": float(np.mean(list(heldout.values()))), "heldout_worst": float(min(heldout.values())),
         "heldout_worst_image": min(heldout, key=heldout.get), "heldout_per_image": heldout,
         "buckets": {label: {"gain": b["N=1"]["gain"], "worst": b["N=1"]["worst_gain"]} for label, b in sweep["buckets"].items()},
         "sharp_db": sweep["sharp"]["N=1"]["psnr_vs_input"],
         "train_gain": float(np.mean(list(train.values()))), "train_worst": float(min(train.values())),
+        "video_gain": float(np.mean(list(video.values()))), "video_worst": float(min(video.values())),
+        "video_per_image": video,
+        "video_buckets": {label: {"gain": b["N=1"]["gain"], "worst": b["N=1"]["worst_gain"]}
+                          for label, b in video_small["buckets"].items()},
+        "video_sharp_db": video_small["sharp"]["N=1"]["psnr_vs_input"],
     }
 
 
 def table(rows: dict[str, dict]) -> str:
     labels = list(next(iter(rows.values()))["buckets"])
-    lines = ["| weights | held-out N=1 gain (worst image) | " + " | ".join(labels) + " | sharp | training photos N=1 gain | gap |",
-             "|---|---:|" + "---:|" * len(labels) + "---:|---:|---:|"]
+    lines = ["| weights | held-out N=1 gain (worst image) | " + " | ".join(labels) + " | sharp | training photos N=1 gain | gap "
+             "| video N=1 (worst) | video " + labels[0] + " | video sharp |",
+             "|---|---:|" + "---:|" * len(labels) + "---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         buckets = " | ".join(f"{r['buckets'][k]['gain']:+.2f} ({r['buckets'][k]['worst']:+.2f})" for k in labels)
         lines.append(f"| {name} | {r['heldout_gain']:+.2f} ({r['heldout_worst']:+.2f} {r['heldout_worst_image']}) | "
-                     f"{buckets} | {r['sharp_db']:.1f} dB | {r['train_gain']:+.2f} | {r['train_gain'] - r['heldout_gain']:.2f} |")
+                     f"{buckets} | {r['sharp_db']:.1f} dB | {r['train_gain']:+.2f} | {r['train_gain'] - r['heldout_gain']:.2f} | "
+                     f"{r['video_gain']:+.2f} ({r['video_worst']:+.2f}) | {r['video_buckets'][labels[0]]['gain']:+.2f} "
+                     f"({r['video_buckets'][labels[0]]['worst']:+.2f}) | {r['video_sharp_db']:.1f} dB |")
     return "\n".join(lines)
 
 

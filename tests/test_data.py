@@ -169,3 +169,18 @@ def test_training_loop_batches_come_from_the_synthetic_source():
     assert batch["x"].shape == batch["x_t"].shape == (3, 3, 32, 32)
     assert batch["x"].dtype == np.float32 and batch["t"].shape == (3,)
     assert batch["x"].min() >= -1 and batch["x"].max() <= 1
+
+
+def test_video_split_is_real_footage_apart_from_both_other_splits():
+    frames = data.video_frames()
+    assert [name for name, _ in frames] == [f"{clip[0]}_{n:03d}" for clip in data.VIDEO_FILES for n in clip[4]]
+    for _, img in frames:
+        check_rgb01(img)
+    assert {img.shape for _, img in frames} == {(272, 640, 3), (360, 640, 3)}  # bikes as is, bigbuckbunny halved
+    hashes = {data.image_hash(img) for _, img in frames}
+    others = {data.image_hash(img) for _, img in data.train_images() + data.heldout_images()}
+    assert len(hashes) == len(frames) and not hashes & others
+    pairs = data.heldout_pairs("motion-deblur", split="video", limit=2)  # the split's own crop size
+    assert [p.clean.shape for p in pairs] == [(data.SPLIT_SIZES["video"],) * 2 + (3,)] * 2
+    with pytest.raises(ValueError, match="too small"):
+        data.heldout_pairs("motion-deblur", split="video", size=256, limit=1)

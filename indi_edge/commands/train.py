@@ -14,9 +14,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dead-leaves-share", type=float, metavar="F",
                         help="motion-deblur: the share of training windows cut from fresh dead-leaves images "
                              "rather than the photos (default 0.3); the photos are few, the dead leaves endless")
-    parser.add_argument("--photo-scales", type=scales, metavar="S,S,...",
+    parser.add_argument("--photo-scales", type=numbers, metavar="S,S,...",
                         help="motion-deblur: also train on the photos shrunk by these factors, e.g. 1,0.7,0.5 "
                              "(default 1: as they are); more scales, less memorising of the few photos")
+    parser.add_argument("--soft-radii", type=numbers, metavar="R,R,...",
+                        help="motion-deblur: also train on defocused copies of the photos (lens disks of these "
+                             "radii in px, e.g. 2,5), so soft, out-of-focus content is kept soft, not sharpened")
     parser.add_argument("--channel-shuffle", action="store_true", default=None,
                         help="motion-deblur: put each sample's RGB channels in a random order")
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, weights, log")
@@ -61,18 +64,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def scales(text: str) -> tuple[float, ...]:
+def numbers(text: str) -> tuple[float, ...]:
     import argparse
 
     try:
         return tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected factors separated by commas, e.g. 1,0.7,0.5; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 1,0.7,0.5; got {text!r}") from None
 
 
 def pair_source(args):
     motion_options = {"dead_leaves_share": args.dead_leaves_share, "photo_scales": args.photo_scales,
-                      "channel_shuffle": args.channel_shuffle}
+                      "channel_shuffle": args.channel_shuffle, "soft_radii": args.soft_radii}
     if args.pairs:
         from indi_edge.data import refuse_motion_options
         from indi_edge.pairs import PairedFolder
