@@ -2,7 +2,7 @@
 with the held-out metrics of `indi-edge eval` and the training facts in both files' metadata.
 
     python -m indi_edge.export.bundle RUN_OR_WEIGHTS --name motion-deblur --eval eval.json \
-        --steps 2 [--train-command "..."] [--train-time "..."] [--train-data "..."]
+        --steps 2 [--strength S] [--train-command "..."] [--train-time "..."] [--train-data "..."]
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def metrics_from_eval(eval_json: Path) -> str:
     """The compact table of an `indi-edge eval` JSON: protocol and mean PSNR/SSIM/detail per method."""
     report = json.loads(Path(eval_json).read_text())
     rows = [{k: r[k] for k in ("method", "steps", "psnr", "ssim", "detail")} for r in report["rows"]]
-    protocol = {k: report[k] for k in ("task", "seed", "size", "images") if k in report}
+    protocol = {k: report[k] for k in ("task", "seed", "size", "images", "strength") if k in report}
     compact = {"protocol": protocol, "rows": rows}
     if "extent_sweep" in report:  # motion-deblur: gain per blur-extent bucket, sharp pass-through
         sweep = report["extent_sweep"]
@@ -30,9 +30,14 @@ def metrics_from_eval(eval_json: Path) -> str:
     return json.dumps(compact)
 
 
-def bundle(ckpt: Path, name: str, eval_json: Path, steps: int, **facts: str) -> tuple[Path, Path]:
+def bundle(ckpt: Path, name: str, eval_json: Path, steps: int, strength: float = 1.0, **facts: str) -> tuple[Path, Path]:
+    """strength: the model's default Restorer strength; the eval JSON must have been scored with it."""
     model, info = load_model(ckpt)
-    info = info.replace(task=name, steps=steps, metrics=metrics_from_eval(eval_json),
+    scored = json.loads(Path(eval_json).read_text()).get("strength", 1.0)
+    if scored != strength:
+        raise ValueError(f"{eval_json} was scored at strength {scored}, the bundle's default is {strength}: "
+                         f"run indi-edge eval --strength {strength}")
+    info = info.replace(task=name, steps=steps, strength=strength, metrics=metrics_from_eval(eval_json),
                         **{k: v for k, v in facts.items() if v})
     onnx_path = models.MODELS_DIR / f"{name}.onnx"
     weights_path = models.MODELS_DIR / f"{name}.safetensors"
@@ -47,11 +52,13 @@ def main() -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--eval", type=Path, required=True, help="JSON written by indi-edge eval")
     parser.add_argument("--steps", type=int, required=True, help="default InDI steps of the bundled model")
+    parser.add_argument("--strength", type=float, default=1.0,
+                        help="the model's default Restorer strength (chosen on data other than the held-out images)")
     parser.add_argument("--train-command", default="")
     parser.add_argument("--train-time", default="")
     parser.add_argument("--train-data", default="")
     args = parser.parse_args()
-    for path in bundle(args.ckpt, args.name, args.eval, args.steps, train_command=args.train_command,
+    for path in bundle(args.ckpt, args.name, args.eval, args.steps, args.strength, train_command=args.train_command,
                        train_time=args.train_time, train_data=args.train_data):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 

@@ -158,7 +158,8 @@ def _clip_frames(name: str, module: str, pip_name: str, relative: str, numbers: 
     finally:
         capture.release()
     if len(frames) < len(numbers):
-        raise ValueError(f"OpenCV read {index} frames of {path}; the video split needs frames {numbers}")
+        raise ValueError(f"OpenCV read {index} frames of {path}; the video split needs frames {numbers} "
+                         f"(an OpenCV built without FFmpeg reads none)")
     return [(f"{name}_{number:03d}", frames[number]) for number in numbers]
 
 

@@ -138,22 +138,26 @@ def summarise(method: str, steps: int | None, per_image: dict[str, dict[str, flo
 
 
 def restore(model_fn: ModelFn, y: np.ndarray, steps: int, sampler: str, eps: float, eps_schedule: str,
-            rng: np.random.Generator) -> np.ndarray:
-    """One image y float32 [H, W, 3] in [-1, 1] restored in `steps` steps -> float32 [H, W, 3]."""
+            rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """One image y float32 [H, W, 3] in [-1, 1] restored in `steps` steps -> float32 [H, W, 3];
+    strength below 1 holds the result back toward y as the Restorer does: y + strength * (x0 - y)."""
     batch = np.ascontiguousarray(y.transpose(2, 0, 1)[None], dtype=np.float32)
     out = sampling.run(model_fn, batch, steps, sampler=sampler, eps=eps, eps_schedule=eps_schedule, rng=rng)
-    return np.asarray(out[0]).transpose(1, 2, 0)
+    x0 = np.asarray(out[0]).transpose(1, 2, 0)
+    return x0 if strength == 1.0 else y + np.float32(strength) * (x0 - y)
 
 
 def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 4, 8), sampler: str = "indi",
              eps: float = 0.0, seed: int = 0, *, eps_schedule: str = "constant", size: int | None = None,
-             limit: int | None = None, baselines: bool = True, progress: bool = True, split: str = "heldout") -> dict:
+             limit: int | None = None, baselines: bool = True, progress: bool = True, split: str = "heldout",
+             strength: float = 1.0) -> dict:
     """Score the input, the task's classical baselines and model_fn at each step count on the
     held-out pairs (data.heldout_pairs(task, seed, size, limit); split "train": the training photos, the
     overfit check; "video": frames of real footage). size None: the split's crop size (data.SPLIT_SIZES).
-    model_fn None: baselines only.
+    model_fn None: baselines only. strength: the model rows' strength (restore), as a Restorer applies it.
 
-    Returns {"task", "split", "sampler", "eps", "eps_schedule", "seed", "size", "images", "degradations", "rows"}; each
+    Returns {"task", "split", "sampler", "eps", "eps_schedule", "strength", "seed", "size", "images", "degradations",
+    "rows"}; each
     row {"method", "steps" (None for non-model rows), "psnr", "ssim", "detail", "per_image"}."""
     size = split_size(split, size)
     pairs = heldout_pairs(task, seed=seed, size=size, limit=limit, split=split)
@@ -165,7 +169,7 @@ def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 
             def run_model(pair: HeldoutPair, n: int = n) -> np.ndarray:
                 # Noise (eps > 0) seeded per image, so results do not depend on which images run.
                 rng = np.random.default_rng([seed, zlib.crc32(pair.name.encode())])
-                return restore(model_fn, pair.degraded, n, sampler, eps, eps_schedule, rng)
+                return restore(model_fn, pair.degraded, n, sampler, eps, eps_schedule, rng, strength)
             methods.append((sampler, int(n), run_model))
     rows = []
     with tqdm(total=len(methods) * len(pairs), desc=f"eval {task}", disable=not progress) as bar:
@@ -175,7 +179,8 @@ def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 
                 per_image[pair.name] = score(fn(pair), pair.clean)
                 bar.update()
             rows.append(summarise(method, n, per_image))
-    return {"task": task, "split": split, "sampler": sampler, "eps": eps, "eps_schedule": eps_schedule, "seed": seed, "size": size,
+    return {"task": task, "split": split, "sampler": sampler, "eps": eps, "eps_schedule": eps_schedule, "strength": strength,
+            "seed": seed, "size": size,
             "images": [p.name for p in pairs], "degradations": {p.name: p.description for p in pairs}, "rows": rows}
 
 
@@ -188,14 +193,14 @@ EXTENT_BUCKETS = {"<= 8 px": (1.0, 8.0), "8-16 px": (8.0, 16.0), "16-28 px": (16
 
 def extent_sweep(model_fn: ModelFn, steps: Sequence[int] = (1,), sampler: str = "indi", eps: float = 0.0,
                  seed: int = 0, *, eps_schedule: str = "constant", size: int | None = None, limit: int | None = None,
-                 split: str = "heldout") -> dict:
+                 split: str = "heldout", strength: float = 1.0) -> dict:
     """The held-out images blurred at extents drawn within each EXTENT_BUCKETS range (same shake
     shape per image, only its extent changes), and left sharp. Per bucket and step count: mean
     PSNR of input and output, mean gain and the worst image's gain; sharp: the output's PSNR
     against its (sharp) input, which a model that passes sharp frames through keeps high."""
     def run(pairs: list[HeldoutPair], n: int) -> list[np.ndarray]:
         return [restore(model_fn, p.degraded, n, sampler, eps, eps_schedule,
-                        np.random.default_rng([seed, zlib.crc32(p.name.encode())])) for p in pairs]
+                        np.random.default_rng([seed, zlib.crc32(p.name.encode())]), strength) for p in pairs]
 
     buckets = {}
     for label, extent in EXTENT_BUCKETS.items():
@@ -237,9 +242,14 @@ def row_label(row: dict) -> str:
     return row["method"] if row["steps"] is None else f"{row['method']} N={row['steps']}"
 
 
+def strength_words(result: dict) -> str:
+    strength = result.get("strength", 1.0)
+    return "" if strength == 1.0 else f", the model's output held back to strength {strength:g}"
+
+
 def markdown_table(result: dict) -> str:
     lines = [f"Task {result['task']}: {len(result['images'])} {SPLIT_WORDS[result.get('split', 'heldout')]}, {result['size']}x{result['size']} "
-             f"centre crops, seed {result['seed']}; detail = high-frequency energy / clean's (1 is right).", "",
+             f"centre crops, seed {result['seed']}{strength_words(result)}; detail = high-frequency energy / clean's (1 is right).", "",
              "| method | PSNR (dB) | SSIM | detail |", "|---|---:|---:|---:|"]
     for row in result["rows"]:
         lines.append(f"| {row_label(row)} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['detail']:.3f} |")

@@ -17,6 +17,11 @@ MAX_MULTIPLE = 64  # 2**levels of the U-Net; more is no network this project mak
 MAX_STEPS = 64     # InDI restores in a few steps; 64 is already far past any measured gain
 
 
+def valid_strength(strength) -> bool:
+    """A strength is a number in (0, 1]: 1 is the full restoration, smaller holds it back toward the input."""
+    return not isinstance(strength, bool) and isinstance(strength, (int, float)) and 0.0 < strength <= 1.0
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
     task: str = "custom"            # motion-deblur, denoise, ... or custom
@@ -32,6 +37,7 @@ class ModelInfo:
     train_time: str = ""            # wall time and machine
     metrics: str = ""               # held-out metrics as JSON
     unrolled_steps: int = 0         # > 0: the graph holds the whole N-step loop (export --unroll)
+    strength: float = 1.0           # default Restorer strength: y + strength * (x0 - y), in (0, 1]
 
     def to_metadata(self) -> dict[str, str]:
         """Flat str -> str mapping for safetensors / ONNX metadata_props."""
@@ -54,6 +60,8 @@ class ModelInfo:
             found.append(f"eps_schedule={self.eps_schedule!r} must be one of {EPS_SCHEDULES}")
         if not (isinstance(self.unrolled_steps, int) and 0 <= self.unrolled_steps <= MAX_STEPS):
             found.append(f"unrolled_steps={self.unrolled_steps!r} must be from 0 to {MAX_STEPS}")
+        if not valid_strength(self.strength):
+            found.append(f"strength={self.strength!r} must be a number in (0, 1]")
         return found
 
     def validate(self, source: str = "the model") -> "ModelInfo":

@@ -20,7 +20,7 @@ import numpy as np
 from indi_edge import frames, sampling, tiling
 from indi_edge.backends import Backend, open_backend
 from indi_edge.budget import StepBudget
-from indi_edge.model_info import MAX_STEPS, ModelInfo
+from indi_edge.model_info import MAX_STEPS, ModelInfo, valid_strength
 
 
 class BudgetKey(NamedTuple):
@@ -117,8 +117,9 @@ class Restorer:
 
     strength: in (0, 1]; below 1 the output is the point 1 - strength of the way back from the
         restoration to the input, y + strength * (x0 - y): InDI's own path x_t = (1 - t) x0 + t y at
-        t = 1 - strength. For footage unlike the training data, where a full-strength restoration
-        may overshoot (measured for the bundled motion-deblur model in indi_edge/models/README.md).
+        t = 1 - strength. None: the model's own default (its metadata's strength, 1 when absent;
+        the bundled motion-deblur model's was chosen on video frames, indi_edge/models/README.md).
+        For footage unlike the training data, where a full-strength restoration may overshoot.
 
     trust: needed (True) to open a .pt2 package: loading one runs code from the file. ONNX models
         and TensorRT engines are data and need no trust.
@@ -132,7 +133,7 @@ class Restorer:
                  tile: int | None = None, overlap: int | None = None, frozen_noise: bool = False,
                  providers=None, threads: int = 0, backend: str = "auto", budget_ms: float | None = None,
                  budget: StepBudget | None = None, fp16_fallback: bool = False, trust: bool = False,
-                 strength: float = 1.0):
+                 strength: float | None = None):
         self.backend: Backend = open_backend(engine, providers=providers, threads=threads, backend=backend,
                                              trust=trust)
         if budget_ms is not None and budget is not None:
@@ -165,7 +166,8 @@ class Restorer:
                 self.overlap >= (self.tile if self.tile is not None else tiling.DEFAULT_TILE):
             raise ValueError(f"overlap ({self.overlap}) must be smaller than the tile "
                              f"({self.tile if self.tile is not None else tiling.DEFAULT_TILE})")
-        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
+        strength = info.strength if strength is None else strength
+        if not valid_strength(strength):
             raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
         self.strength = float(strength)
         self.seed = int(seed)

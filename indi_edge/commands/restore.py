@@ -21,9 +21,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--budget-ms", type=float, metavar="MS",
                         help="per-frame latency budget: per frame size, the most steps (1-8) that fit (replaces --steps)")
     parser.add_argument("--eps", type=float, help="noise level (default: the model's)")
-    parser.add_argument("--strength", type=float, default=1.0,
+    parser.add_argument("--strength", type=float,
                         help="in (0, 1]: below 1, stop that far along InDI's path from the input to the "
-                             "restoration (gentler; default %(default)s)")
+                             "restoration (gentler; default: the model's, `indi-edge info` shows it)")
     parser.add_argument("--tile", type=int, help="tile size in pixels (default: automatic for large frames; 0: never)")
     parser.add_argument("--overlap", type=int, help="pixels shared by neighbouring tiles")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same output)")
