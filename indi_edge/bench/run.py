@@ -230,7 +230,7 @@ def bf16_quality(artifacts: Artifacts, bf16_backends: list[str], steps: tuple[in
         backend = open_variant(name, artifacts, steps[0], threads)
         scored = evaluate.evaluate(backend, task, steps=steps, baselines=False, progress=False,
                                    sampler=artifacts.info.sampler, eps=artifacts.info.eps,
-                                   eps_schedule=artifacts.info.eps_schedule)
+                                   eps_schedule=artifacts.info.eps_schedule, strength=artifacts.info.strength)
         result["psnr"][name] = {str(r["steps"]): r["psnr"] for r in scored["rows"] if r["steps"] is not None}
         result["input_psnr"] = next(r["psnr"] for r in scored["rows"] if r["method"] == "input")
         result["images"] = scored["images"]
