@@ -103,7 +103,8 @@ def main(args) -> int:
                 video.write_image(out / file, img)
     before, after = scores[name]
     side = centre_crop(images[name], args.size).shape[0]
-    print(f"{name} {side}x{side}, {task}, {restorer.steps} steps: PSNR degraded {before:.2f} dB -> restored "
+    held = "" if restorer.strength == 1.0 else f" at the model's strength {restorer.strength:g}"
+    print(f"{name} {side}x{side}, {task}, {restorer.steps} steps{held}: PSNR degraded {before:.2f} dB -> restored "
           f"{after:.2f} dB ({out / 'compare.png'})")
     gains = {other: after - before for other, (before, after) in scores.items()}
     print(f"all {len(gains)} held-out images, one draw each: mean gain {np.mean(list(gains.values())):+.2f} dB, "
