@@ -39,7 +39,7 @@ def score(weights: Path) -> dict:
                                        split="train"))
     video = n1_gains(evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False,
                                        split="video"))
-    video_small = evaluate.extent_sweep(model_fn, steps=(1,), split="video")
+    video_sweep = evaluate.extent_sweep(model_fn, steps=(1,), split="video")
     return {
         "heldout_gain": float(np.mean(list(heldout.values()))), "heldout_worst": float(min(heldout.values())),
         "heldout_worst_image": min(heldout, key=heldout.get), "heldout_per_image": heldout,
@@ -49,8 +49,8 @@ def score(weights: Path) -> dict:
         "video_gain": float(np.mean(list(video.values()))), "video_worst": float(min(video.values())),
         "video_per_image": video,
         "video_buckets": {label: {"gain": b["N=1"]["gain"], "worst": b["N=1"]["worst_gain"]}
-                          for label, b in video_small["buckets"].items()},
-        "video_sharp_db": video_small["sharp"]["N=1"]["psnr_vs_input"],
+                          for label, b in video_sweep["buckets"].items()},
+        "video_sharp_db": video_sweep["sharp"]["N=1"]["psnr_vs_input"],
     }
 
 

@@ -15,9 +15,8 @@ from indi_edge.export.onnx_export import export_onnx
 from indi_edge.export.source import load_model
 
 
-def metrics_from_eval(eval_json: Path) -> str:
-    """The compact table of an `indi-edge eval` JSON: protocol and mean PSNR/SSIM/detail per method."""
-    report = json.loads(Path(eval_json).read_text())
+def metrics_from_eval(report: dict) -> str:
+    """The compact table of an `indi-edge eval` report: protocol and mean PSNR/SSIM/detail per method."""
     rows = [{k: r[k] for k in ("method", "steps", "psnr", "ssim", "detail")} for r in report["rows"]]
     protocol = {k: report[k] for k in ("task", "seed", "size", "images", "strength") if k in report}
     compact = {"protocol": protocol, "rows": rows}
@@ -33,11 +32,12 @@ def metrics_from_eval(eval_json: Path) -> str:
 def bundle(ckpt: Path, name: str, eval_json: Path, steps: int, strength: float = 1.0, **facts: str) -> tuple[Path, Path]:
     """strength: the model's default Restorer strength; the eval JSON must have been scored with it."""
     model, info = load_model(ckpt)
-    scored = json.loads(Path(eval_json).read_text()).get("strength", 1.0)
+    report = json.loads(Path(eval_json).read_text())
+    scored = report.get("strength", 1.0)
     if scored != strength:
         raise ValueError(f"{eval_json} was scored at strength {scored}, the bundle's default is {strength}: "
                          f"run indi-edge eval --strength {strength}")
-    info = info.replace(task=name, steps=steps, strength=strength, metrics=metrics_from_eval(eval_json),
+    info = info.replace(task=name, steps=steps, strength=strength, metrics=metrics_from_eval(report),
                         **{k: v for k, v in facts.items() if v})
     onnx_path = models.MODELS_DIR / f"{name}.onnx"
     weights_path = models.MODELS_DIR / f"{name}.safetensors"
