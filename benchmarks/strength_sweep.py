@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import results_io  # noqa: E402
 from finetune_compare import n1_gains  # noqa: E402
 
-GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)
+GRID = tuple(round(1.0 - 0.05 * i, 2) for i in range(17))  # 1.0 ... 0.2: a 0.1 grid left 0.3 and 0.4 tied
 SMALL = "<= 8 px"
 
 
