@@ -330,7 +330,7 @@ def pair_source(task: str, device: str = "cpu", **motion_options):
     the training `device` (motion_batches, needs torch); the other tasks make pairs one by one.
     motion_options (motion-deblur only; None: its default) go to MotionDeblurBatches:
     dead_leaves_share, photo_scales, channel_shuffle, soft_radii, soft_leaves_share, soft_leaves_radii,
-    soft_leaves_bokeh, soft_leaves_edge."""
+    soft_leaves_bokeh."""
     if task == "motion-deblur":
         from indi_edge.motion_batches import MotionDeblurBatches
 

@@ -19,8 +19,7 @@ from indi_edge import degrade
 
 def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, coverage: float = 6.0,
                 palette: np.ndarray | None = None, striped_share: float = 0.0,
-                defocus_radii: tuple[float, float] | None = None, bokeh: bool = False,
-                defocus_edge: float = 0.0) -> np.ndarray:
+                defocus_radii: tuple[float, float] | None = None, bokeh: bool = False) -> np.ndarray:
     """One dead-leaves image: float32 [size, size, 3] RGB in [0, 1].
 
     Opaque disks with radii of density ~ r^-3 in [r_min, size/4] (the scale-invariant law of natural
@@ -43,7 +42,6 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     bokeh (with defocus_radii): the background also holds a few bright point lights (`point_lights`),
     which the defocus spreads into bokeh disks, clipped where they saturate, as street lights do behind
     a subject shot with a fast lens; a network that never saw them rings their edges.
-    defocus_edge: the lens disk's rim softness (degrade.defocus_kernel's edge; 0: an ideal pillbox).
     """
     r_max = size / 4
     mean_r2 = 2 * r_min**2 * math.log(r_max / r_min) / (1 - (r_min / r_max) ** 2)
@@ -62,7 +60,7 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     focus_at, defocus = -1, None
     if defocus_radii is not None:  # drawn last too: without it the image is unchanged, draw for draw
         focus_at = int(count * rng.uniform(0.7, 0.99))
-        defocus = degrade.defocus_kernel(rng.uniform(*defocus_radii), edge=defocus_edge)
+        defocus = degrade.defocus_kernel(rng.uniform(*defocus_radii))
         lights = point_lights(rng, size, palette, defocus) if bokeh else 0.0
     canvas = np.zeros((size, size, 3), np.uint8)
     frac = 16  # cv2 draws with 4 fractional bits: sub-pixel centres and radii
@@ -157,16 +155,15 @@ class DeadLeavesPool:
 
     def __init__(self, seed: int, slots: int = 64, size: int = 256, palette: np.ndarray | None = None,
                  convert: Callable[[np.ndarray], Any] = lambda img: img, striped_share: float = 0.0,
-                 defocus_share: float = 0.0, defocus_radii: tuple[float, float] = DEFOCUS_RADII, bokeh: bool = False,
-                 defocus_edge: float = 0.0):
+                 defocus_share: float = 0.0, defocus_radii: tuple[float, float] = DEFOCUS_RADII, bokeh: bool = False):
         """`convert` turns each rendered image into what the pool holds (e.g. a tensor on a GPU);
         striped_share: see dead_leaves; defocus_share: the share of images with a shallow depth of
-        field (dead_leaves' defocus_radii, defocus_edge), with point lights behind if bokeh."""
+        field (dead_leaves' defocus_radii), with point lights behind if bokeh."""
         if slots < 1 or size < 16:
             raise ValueError(f"DeadLeavesPool needs slots >= 1 and size >= 16, got {slots}, {size}")
         self.seed, self.slots, self.size, self.palette, self.convert = seed, slots, size, palette, convert
         self.striped_share, self.defocus_share, self.defocus_radii = striped_share, defocus_share, defocus_radii
-        self.bokeh, self.defocus_edge = bokeh, defocus_edge
+        self.bokeh = bokeh
         self.images: list[Any] = [None] * slots
         self.step: int | None = None
 
@@ -176,8 +173,7 @@ class DeadLeavesPool:
         # its own generator, so share 0 renders the images of older runs, draw for draw
         soft = self.defocus_share > 0 and np.random.default_rng([self.seed, 0xD0F, step + self.slots]).random() < self.defocus_share
         return dead_leaves(rng, self.size, palette=self.palette, striped_share=self.striped_share,
-                           defocus_radii=self.defocus_radii if soft else None, bokeh=self.bokeh,
-                           defocus_edge=self.defocus_edge)
+                           defocus_radii=self.defocus_radii if soft else None, bokeh=self.bokeh)
 
     def at(self, step: int) -> list[Any]:
         if self.step is not None and 0 <= step - self.step <= self.slots // 2:

@@ -133,12 +133,10 @@ def motion_blur_kernel(rng: np.random.Generator, size: int = 31, length: float |
     return motion_blur_kernels(rng, np.array([length]), size)[0]
 
 
-def defocus_kernel(radius: float, supersample: int = 16, edge: float = 0.0) -> np.ndarray:
+def defocus_kernel(radius: float, supersample: int = 16) -> np.ndarray:
     """Anti-aliased disk (out-of-focus blur) of any radius in pixels: float32 [k, k] with
     k = 2*ceil(radius)+1, each pixel weighted by the fraction of it the disk covers (measured
-    on a supersample x supersample grid), normalised to sum 1. radius 0 gives the identity.
-    edge > 0 softens the rim, as a real lens's aberrations do: the disk blurred by a Gaussian of
-    sigma edge * radius (k grows by 2 ceil(3 sigma))."""
+    on a supersample x supersample grid), normalised to sum 1. radius 0 gives the identity."""
     if not (isinstance(radius, (int, float, np.floating)) and math.isfinite(radius) and radius >= 0):
         raise ValueError(f"radius must be a finite number >= 0 (pixels), got {radius!r}")
     half = math.ceil(radius)
@@ -149,10 +147,6 @@ def defocus_kernel(radius: float, supersample: int = 16, edge: float = 0.0) -> n
     coverage = inside.reshape(k, supersample, k, supersample).mean(axis=(1, 3))
     if coverage.sum() == 0:  # radius smaller than one sub-sample: the identity
         coverage[half, half] = 1.0
-    if edge > 0:
-        sigma = edge * radius
-        pad = math.ceil(3 * sigma)
-        coverage = cv2.GaussianBlur(np.pad(coverage, pad), (2 * pad + 1, 2 * pad + 1), sigma, borderType=cv2.BORDER_CONSTANT)
     return (coverage / coverage.sum()).astype(np.float32)
 
 

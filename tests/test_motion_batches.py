@@ -222,17 +222,3 @@ def test_soft_leaves_bokeh_adds_clipped_disks_behind_the_same_scene():
     flat = dict(pool_slots=2, pool_size=96, soft_leaves_share=0.0)
     np.testing.assert_array_equal(MotionDeblurBatches("cpu", **flat).leaves_pool(0).render(5),
                                   MotionDeblurBatches("cpu", soft_leaves_bokeh=True, **flat).leaves_pool(0).render(5))
-
-
-def test_soft_leaves_edge_softens_the_lens_rim():
-    sharp, soft = degrade.defocus_kernel(8.0), degrade.defocus_kernel(8.0, edge=0.3)
-    np.testing.assert_array_equal(sharp, degrade.defocus_kernel(8.0, edge=0.0))
-    assert soft.sum() == pytest.approx(1.0, abs=1e-5) and soft.shape[0] > sharp.shape[0]
-    rim = lambda k: np.abs(np.diff(k[k.shape[0] // 2])).max() / k.max()  # the steepest step across the rim
-    assert rim(soft) < 0.5 * rim(sharp)
-    kwargs = dict(pool_slots=2, pool_size=96, soft_leaves_share=1.0, soft_leaves_radii=(8.0, 8.0))
-    source = MotionDeblurBatches("cpu", soft_leaves_edge=0.3, **kwargs)
-    assert source.leaves_pool(0).defocus_edge == 0.3
-    assert not np.array_equal(source.leaves_pool(0).render(5), MotionDeblurBatches("cpu", **kwargs).leaves_pool(0).render(5))
-    with pytest.raises(ValueError, match="soft_leaves_edge"):
-        MotionDeblurBatches("cpu", soft_leaves_edge=-0.1)

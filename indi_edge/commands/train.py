@@ -29,9 +29,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--soft-leaves-bokeh", action="store_true", default=None,
                         help="motion-deblur: those backgrounds also hold bright point lights, spread by the "
                              "defocus into bokeh disks (night streets, fast lenses)")
-    parser.add_argument("--soft-leaves-edge", type=float, metavar="F",
-                        help="motion-deblur: soften the rim of those backgrounds' lens disk by a Gaussian of "
-                             "sigma F x radius, as real lenses do (default 0: an ideal disk)")
     parser.add_argument("--channel-shuffle", action="store_true", default=None,
                         help="motion-deblur: put each sample's RGB channels in a random order")
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, weights, log")
@@ -89,7 +86,7 @@ def pair_source(args):
     motion_options = {"dead_leaves_share": args.dead_leaves_share, "photo_scales": args.photo_scales,
                       "channel_shuffle": args.channel_shuffle, "soft_radii": args.soft_radii,
                       "soft_leaves_share": args.soft_leaves_share, "soft_leaves_radii": args.soft_leaves_radii,
-                      "soft_leaves_bokeh": args.soft_leaves_bokeh, "soft_leaves_edge": args.soft_leaves_edge}
+                      "soft_leaves_bokeh": args.soft_leaves_bokeh}
     if args.pairs:
         from indi_edge.data import refuse_motion_options
         from indi_edge.pairs import PairedFolder
