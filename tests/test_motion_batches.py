@@ -194,31 +194,3 @@ def test_soft_leaves_radii_set_how_far_the_background_is_defocused():
     for bad in ((0.0, 4.0), (8.0, 4.0), (2.0, 30.0), (4.0,)):
         with pytest.raises(ValueError, match="soft_leaves_radii"):
             MotionDeblurBatches("cpu", soft_leaves_radii=bad)
-
-
-def test_point_lights_become_bokeh_disks_as_bright_as_drawn():
-    from indi_edge.dead_leaves import point_lights
-
-    disk = degrade.defocus_kernel(6.0)
-    lights = point_lights(np.random.default_rng(3), 96, None, disk)
-    ys, xs = np.nonzero(lights.sum(axis=2))
-    assert 3 <= len(ys) <= 40
-    drawn = lights[ys, xs] * disk.max()  # the brightness each disk was meant to reach, in uint8 units
-    assert drawn.min() >= 0.3 * 0.6 * 255 - 1e-3 and drawn.max() <= 1.6 * 255 + 1e-3
-    spread = degrade.blur(lights, disk)
-    # each disk's centre reaches its brightness (more where disks overlap), not the point's
-    assert np.all(spread[ys, xs] >= drawn * 0.999) and spread.max() < lights.max() / 10
-
-
-def test_soft_leaves_bokeh_adds_clipped_disks_behind_the_same_scene():
-    kwargs = dict(pool_slots=2, pool_size=96, soft_leaves_share=1.0, soft_leaves_radii=(6.0, 10.0))
-    plain = MotionDeblurBatches("cpu", **kwargs).leaves_pool(0)
-    bokeh = MotionDeblurBatches("cpu", soft_leaves_bokeh=True, **kwargs).leaves_pool(0)
-    a, b = plain.render(5), bokeh.render(5)
-    assert not np.array_equal(a, b)
-    assert (b >= 0.99).mean() > (a >= 0.99).mean()  # bright, saturated disks in the background
-    assert b.mean() > a.mean()
-    # without a shallow depth of field the flag changes nothing: the lights live in the defocused background
-    flat = dict(pool_slots=2, pool_size=96, soft_leaves_share=0.0)
-    np.testing.assert_array_equal(MotionDeblurBatches("cpu", **flat).leaves_pool(0).render(5),
-                                  MotionDeblurBatches("cpu", soft_leaves_bokeh=True, **flat).leaves_pool(0).render(5))
