@@ -22,6 +22,7 @@ COMMANDS = {
     "build-engine": "indi_edge.commands.build_engine",
     "bench": "indi_edge.commands.bench",
     "serve": "indi_edge.commands.serve",
+    "fetch-photos": "indi_edge.commands.fetch_photos",
 }
 
 

@@ -329,7 +329,8 @@ def pair_source(task: str, device: str = "cpu", **motion_options):
     """The training pair source of a built-in task (see TASKS). motion-deblur makes whole batches on
     the training `device` (motion_batches, needs torch); the other tasks make pairs one by one.
     motion_options (motion-deblur only; None: its default) go to MotionDeblurBatches:
-    dead_leaves_share, photo_scales, channel_shuffle, soft_radii, soft_leaves_share, soft_leaves_radii."""
+    dead_leaves_share, photo_scales, channel_shuffle, soft_radii, soft_leaves_share, soft_leaves_radii,
+    debian_photos."""
     if task == "motion-deblur":
         from indi_edge.motion_batches import MotionDeblurBatches
 

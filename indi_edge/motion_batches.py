@@ -58,6 +58,8 @@ class MotionDeblurBatches:
     the softness the scene had. soft_leaves_share: the share of dead-leaves images rendered with a
     shallow depth of field (sharp disks before a defocused background, dead_leaves.dead_leaves);
     soft_leaves_radii (lo, hi): the range of that background's lens-disk radius in px.
+    debian_photos: add the 22 photographs of the Debian corpus (photo_corpus.py, `indi-edge
+    fetch-photos`; ~78 megapixels against ~5 in the package photos), at the same photo_scales.
     """
 
     def __init__(self, device: str | torch.device = "cpu", task: MotionDeblur = MotionDeblur(),
@@ -65,7 +67,7 @@ class MotionDeblurBatches:
                  dead_leaves_share: float = 0.3, pool_slots: int = 64, pool_size: int = 192,
                  striped_share: float = 0.5, photo_scales: tuple[float, ...] = (1.0,),
                  channel_shuffle: bool = False, soft_radii: tuple[float, ...] = (), soft_leaves_share: float = 0.0,
-                 soft_leaves_radii: tuple[float, float] = DEFOCUS_RADII):
+                 soft_leaves_radii: tuple[float, float] = DEFOCUS_RADII, debian_photos: bool = False):
         if not all(0 <= share <= 1 for share in (sharp_share, dead_leaves_share, striped_share, soft_leaves_share)):
             raise ValueError("sharp_share, dead_leaves_share, striped_share and soft_leaves_share must lie in [0, 1]")
         if not photo_scales or not all(0 < scale <= 1 for scale in photo_scales):
@@ -81,7 +83,11 @@ class MotionDeblurBatches:
         self.channel_shuffle = channel_shuffle
         self.pool_slots, self.pool_size = pool_slots, pool_size
         photos = [img for _, img in train_images(dead_leaves_count=0)]
-        self.palette = palette_from(photos)
+        self.palette = palette_from(photos)  # from the package photos alone, so dead leaves stay as they were
+        if debian_photos:
+            from indi_edge.photo_corpus import read_photos
+
+            photos += [img for _, img in read_photos()]
         photos = shrunk_copies(photos, photo_scales, min_side=pool_size)
         photos = photos + defocused_copies(photos, soft_radii)
         self.photo_shapes = [img.shape[:2] for img in photos]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from indi_edge.conditioning import check_input, timestep_embedding
+from indi_edge import naf
+from indi_edge.naf import NAFConfig, NAFUNet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,16 +63,12 @@ PRESETS: dict[str, UNetConfig] = {
     "edge-m": UNetConfig(32, (1, 2, 3, 4), res_blocks=1, stem=2),
     # edge-s with 4 more blocks at 1/16 and 2 at 1/8 (the "deep-low" candidate of the motion-deblur study)
     "edge-s-deep": UNetConfig(16, (1, 2, 3, 4), res_blocks=1, stem=2, mid_blocks=4, extra_up=(0, 0, 2, 2)),
+    # NAFNet-style (naf.py): normalised blocks that train at lr 1e-3. Sized so a training checkpoint
+    # (weights, EMA, Adam's two moments: 16 bytes a parameter) stays under 30 MB.
+    "naf-s": NAFConfig(24, (1, 2, 4, 8), enc_blocks=(1, 1, 2), middle_blocks=2, dec_blocks=(1, 1, 1)),
+    "naf-s-dense": NAFConfig(24, (1, 2, 3, 5), enc_blocks=(1, 1, 2), middle_blocks=2, dec_blocks=(1, 1, 1), dense=True),
 }
 PAPER_PARAMS = {"paper-motion": 27.68e6, "paper-defocus": 33.57e6, "paper-jpeg": 33.57e6, "paper-sr4": 62.25e6}
-
-
-def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of t in [0, 1], computed in fp32 whatever the model dtype."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    angles = (t.float() * 1000.0)[:, None] * freqs[None, :]
-    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
 class ResBlock(nn.Module):
@@ -157,16 +156,7 @@ class UNet(nn.Module):
         return self.config.multiple
 
     def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != self.config.in_channels:
-            raise ValueError(f"x must be [N, {self.config.in_channels}, H, W], got {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        m = self.multiple
-        if h % m or w % m:
-            raise ValueError(
-                f"H and W must be multiples of {m} for this {len(self.config.multipliers)}-level U-Net, "
-                f"got {h}x{w}; pad the input (reflect) to {-(-h // m) * m}x{-(-w // m) * m}")
-        if t.dim() != 1 or t.shape[0] != x.shape[0]:
-            raise ValueError(f"t must be [N] = [{x.shape[0]}], got {tuple(t.shape)}")
+        check_input(x, t, self.config.in_channels, self.multiple, len(self.config.multipliers))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if not torch.compiler.is_compiling():
@@ -192,20 +182,33 @@ class UNet(nn.Module):
         return x + (F.pixel_shuffle(out, s) if s > 1 else out)
 
 
-def build(preset: str | UNetConfig) -> UNet:
-    """A U-Net from a preset name (see PRESETS) or a UNetConfig."""
-    if isinstance(preset, UNetConfig):
-        return UNet(preset)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return UNet(PRESETS[preset])
+NetConfig = UNetConfig | NAFConfig
+Network = UNet | NAFUNet
+NETWORKS = {UNetConfig: UNet, NAFConfig: NAFUNet}  # each config type builds its network
+
+
+def build(preset: str | NetConfig) -> Network:
+    """A network from a preset name (see PRESETS) or a config (UNetConfig, NAFConfig)."""
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        preset = PRESETS[preset]
+    return NETWORKS[type(preset)](preset)
+
+
+def config_from_json(text: str) -> NetConfig:
+    """The config a model file carries: NAFConfig JSON names its "arch"; UNetConfig JSON (every
+    file written before NAFConfig existed) does not."""
+    if json.loads(text).get("arch") == naf.ARCH:
+        return NAFConfig.from_json(text)
+    return UNetConfig.from_json(text)
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def macs_per_pixel(model: UNet, size: int = 64) -> float:
+def macs_per_pixel(model: Network, size: int = 64) -> float:
     """Multiply-adds per output pixel, counted from the convolutions of a forward pass."""
     total = 0
 
@@ -229,7 +232,7 @@ def macs_per_pixel(model: UNet, size: int = 64) -> float:
 CONFIG_KEY = "indi_edge.unet_config"  # the same key as ModelInfo.unet_config
 
 
-def save(model: UNet, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+def save(model: Network, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Write weights as safetensors with the network config (and any model facts) inside."""
     from safetensors.torch import save_file
 
@@ -241,7 +244,7 @@ def save(model: UNet, path: str | Path, metadata: dict[str, str] | None = None) 
     tmp.replace(path)
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> UNet:
+def load(path: str | Path, device: str | torch.device = "cpu") -> Network:
     """Rebuild the network saved by `save` (its config travels inside the file)."""
     from safetensors import safe_open
 
@@ -256,7 +259,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> UNet:
         raise ValueError(f"{path} is not a readable safetensors weights file: {err}") from err
     if CONFIG_KEY not in meta:
         raise ValueError(f"{path} has no {CONFIG_KEY!r} metadata; was it written by indi_edge.nn.save?")
-    model = UNet(UNetConfig.from_json(meta[CONFIG_KEY]))
+    model = build(config_from_json(meta[CONFIG_KEY]))
     model.load_state_dict(state)
     return model.to(device).eval()
 

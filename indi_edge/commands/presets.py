@@ -19,12 +19,11 @@ def main(args) -> int:
         paper = nn.PAPER_PARAMS.get(name)
         rows.append({
             "preset": name,
+            "arch": "naf" if isinstance(config, nn.NAFConfig) else "unet",
             "channels": config.channels,
             "multipliers": list(config.multipliers),
-            "res_blocks": config.res_blocks,
+            "blocks": blocks(config),
             "stem": config.stem,
-            "mid_blocks": config.mid_blocks,
-            "extra_up": list(config.extra_up),
             "multiple": config.multiple,
             "params": nn.count_parameters(model),
             "paper_params": paper,
@@ -33,14 +32,22 @@ def main(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'preset':<14}{'ch':>4} {'mults':<14}{'res':>4}{'mid':>4} {'extra up':<10}{'stem':>5}{'mult':>5}"
+    print(f"{'preset':<14}{'arch':<6}{'ch':>4} {'mults':<12}{'blocks':<22}{'stem':>5}{'mult':>5}"
           f"{'params':>10}{'paper':>9}{'diff':>8}{'MAC/px':>10}")
     for r in rows:
         paper = f"{r['paper_params'] / 1e6:.2f}M" if r["paper_params"] else "-"
         diff = f"{100 * (r['params'] / r['paper_params'] - 1):+.1f}%" if r["paper_params"] else "-"
         mults = ",".join(map(str, r["multipliers"]))
-        extra = ",".join(map(str, r["extra_up"])) or "-"
-        print(f"{r['preset']:<14}{r['channels']:>4} {mults:<14}{r['res_blocks']:>4}{r['mid_blocks']:>4} {extra:<10}"
+        print(f"{r['preset']:<14}{r['arch']:<6}{r['channels']:>4} {mults:<12}{r['blocks']:<22}"
               f"{r['stem']:>5}{r['multiple']:>5}"
               f"{r['params'] / 1e6:>9.2f}M{paper:>9}{diff:>8}{r['macs_per_pixel'] / 1e3:>9.1f}k")
     return 0
+
+
+def blocks(config) -> str:
+    """Blocks per level in one short field: edge-s's res/mid/extra-up, or NAF's enc/middle/dec (+dense)."""
+    if hasattr(config, "enc_blocks"):
+        enc, dec = (",".join(map(str, b)) for b in (config.enc_blocks, config.dec_blocks))
+        return f"{enc}/{config.middle_blocks}/{dec}" + (" dense" if config.dense else "")
+    extra = ",".join(map(str, config.extra_up)) or "-"
+    return f"res {config.res_blocks} mid {config.mid_blocks} +{extra}"

@@ -26,6 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--soft-leaves-radii", type=numbers, metavar="LO,HI",
                         help="motion-deblur: the range of those backgrounds' lens-disk radii in px (default 2,12); "
                              "wider for footage with strong bokeh")
+    parser.add_argument("--debian-photos", action="store_true", default=None,
+                        help="motion-deblur: add the 22 Debian photographs (fetch them first: indi-edge fetch-photos)")
     parser.add_argument("--channel-shuffle", action="store_true", default=None,
                         help="motion-deblur: put each sample's RGB channels in a random order")
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, weights, log")
@@ -82,7 +84,8 @@ def numbers(text: str) -> tuple[float, ...]:
 def pair_source(args):
     motion_options = {"dead_leaves_share": args.dead_leaves_share, "photo_scales": args.photo_scales,
                       "channel_shuffle": args.channel_shuffle, "soft_radii": args.soft_radii,
-                      "soft_leaves_share": args.soft_leaves_share, "soft_leaves_radii": args.soft_leaves_radii}
+                      "soft_leaves_share": args.soft_leaves_share, "soft_leaves_radii": args.soft_leaves_radii,
+                      "debian_photos": args.debian_photos}
     if args.pairs:
         from indi_edge.data import refuse_motion_options
         from indi_edge.pairs import PairedFolder

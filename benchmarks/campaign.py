@@ -1,0 +1,129 @@
+"""A training campaign measured as a curve: train in segments of CPU time, score after each, plot.
+
+Each segment resumes the run (`indi-edge train ... --resume --cpu-limit SEG`), then scores the EMA
+weights at N=1 on the held-out protocol and on the video split (gain over the degraded input, mean
+and worst image, at strength 1). One CSV row per segment; CPU-hours count the training process
+only (getrusage of the finished child, all threads), so scoring and the machine's other work do
+not inflate them. The curve grows across sessions: commit RUN's checkpoint, the CSV and the PNG.
+
+    python benchmarks/campaign.py RUN --curve benchmarks/results/campaign_motion --segment 30 \\
+        --until-cpu-h 8 -- --task motion-deblur --preset naf-s-dense --lr 1e-3 ...   # train args after --
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FIELDS = ("segment", "step", "cpu_h", "wall_h", "heldout_gain", "heldout_worst", "video_gain", "video_worst",
+          "loss", "cpu", "time")
+
+
+def rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def train_segment(run: Path, train_args: list[str], minutes: float) -> float:
+    """One segment of training; returns the CPU seconds the training process used."""
+    resume = ["--resume"] if (run / "checkpoint.safetensors").is_file() else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [sys.executable, "-m", "indi_edge.cli", "train", *train_args, "--out", str(run), *resume,
+               "--cpu-limit", str(minutes), "--quiet"]
+    subprocess.run(command, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def gains(weights: Path, split: str) -> tuple[float, float]:
+    """(mean, worst) N=1 gain in dB over the degraded input on `split`, strength 1."""
+    import torch
+
+    from indi_edge import evaluate
+
+    torch.set_num_threads(1)  # leave the other core to whatever shares the machine
+    model_fn, _ = evaluate.load_model(weights)
+    result = evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False, split=split)
+    before, after = result["rows"][0]["per_image"], result["rows"][1]["per_image"]
+    diffs = [after[k]["psnr"] - before[k]["psnr"] for k in before]
+    return sum(diffs) / len(diffs), min(diffs)
+
+
+def last_log(run: Path) -> dict:
+    import json
+
+    return json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+
+
+def plot(table: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hours = [float(r["cpu_h"]) for r in table]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(hours, [float(r["heldout_gain"]) for r in table], "o-", label="held-out, mean")
+    ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
+    ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel="training CPU-hours", ylabel="gain over blurred input at N=1 (dB)", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    partial = path.with_name(path.stem + ".partial.png")
+    fig.savefig(partial, dpi=100)
+    plt.close(fig)
+    partial.replace(path)
+
+
+def write_rows(table: list[dict], path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        writer.writerows(table)
+    partial.replace(path)
+
+
+def main() -> None:
+    from indi_edge.cpu_features import cpu_features
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="the training run folder")
+    parser.add_argument("--curve", type=Path, required=True, help="writes CURVE.csv and CURVE.png")
+    parser.add_argument("--segment", type=float, default=30.0, help="CPU minutes of training between scores")
+    parser.add_argument("--until-cpu-h", type=float, default=8.0, help="stop once the run has this many CPU-hours")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)  # after --: the indi-edge train arguments
+    args, train_args = parser.parse_args(argv[:split]), argv[split + 1:]
+    csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    table = rows(csv_path)
+    cpu_h = float(table[-1]["cpu_h"]) if table else 0.0
+    wall_h = float(table[-1]["wall_h"]) if table else 0.0
+    while cpu_h < args.until_cpu_h:
+        start = time.perf_counter()
+        cpu_h += train_segment(args.run, train_args, args.segment) / 3600
+        wall_h += (time.perf_counter() - start) / 3600
+        weights = args.run / "weights.safetensors"
+        held, held_worst = gains(weights, "heldout")
+        video, video_worst = gains(weights, "video")
+        log = last_log(args.run)
+        table.append({"segment": len(table) + 1, "step": log["step"], "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
+                      "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
+                      "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
+                      "time": time.strftime("%Y-%m-%d %H:%M")})
+        write_rows(table, csv_path)
+        plot(table, png_path, f"{args.run.name}: motion-deblur from scratch")
+        print(f"segment {len(table)}: step {log['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
+              f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
