@@ -12,8 +12,10 @@
 # The run folder with its checkpoint stays in RUN_DIR (default /tmp/indi_edge_gpu_run). Without a GPU
 # it runs the same on the CPU (DEVICE=cpu), which is how it is tested here.
 #
-# Settings (environment): PRESET (edge-s, the shipped preset), INIT (the bundled motion-deblur weights, grown into
-# PRESET; INIT=none starts from scratch), BATCH (64), CROP (128), LR (5e-4), WORKERS (min(nproc-2, 12)),
+# Settings (environment): PRESET (naf-s-dense, the campaign's preset), INIT (the campaign's latest weights,
+# campaign/motion-naf-s-dense/weights.safetensors; INIT=none starts from scratch), BATCH (64), CROP (128), LR (1e-3),
+# DEBIAN_PHOTOS (1: add the Debian photo corpus; a device machine has no network, so carry the cache folder fetched
+# here, e.g. `INDI_EDGE_PHOTOS=.photo_cache indi-edge fetch-photos` and carry .photo_cache; 0: off), WORKERS (min(nproc-2, 12)),
 # MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3), LOSS (psnr), NO_HARM (0),
 # DEAD_LEAVES_SHARE (0.5: the share of windows from fresh dead leaves rather than the 20 photos), PHOTO_SCALES
 # (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off), SOFT_RADII (4,8,12,16:
@@ -34,8 +36,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 device="${DEVICE:-$("$py" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}"
 workers="${WORKERS:-$(( $(nproc) - 2 < 12 ? $(nproc) - 2 : 12 ))}"
 [ "$workers" -ge 0 ] || workers=0
-preset="${PRESET:-edge-s}"
-init="${INIT:-indi_edge/models/motion-deblur.safetensors}"
+preset="${PRESET:-naf-s-dense}"
+init="${INIT:-campaign/motion-naf-s-dense/weights.safetensors}"
 init_args=()
 [ "$init" = "none" ] || init_args=(--init "$init")
 run="${RUN_DIR:-/tmp/indi_edge_gpu_run}"
@@ -43,16 +45,18 @@ rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min," \
      "loss ${LOSS:-psnr}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.5}, photo scales ${PHOTO_SCALES:-1,0.75,0.5}," \
-     "channel shuffle ${CHANNEL_SHUFFLE:-1}, soft radii ${SOFT_RADII:-4,8,12,16}, soft leaves ${SOFT_LEAVES_SHARE:-1.0} (radii ${SOFT_LEAVES_RADII:-2,24})" | tee "$out/summary.txt"
+     "Debian photos ${DEBIAN_PHOTOS:-1}, channel shuffle ${CHANNEL_SHUFFLE:-1}, soft radii ${SOFT_RADII:-4,8,12,16}, soft leaves ${SOFT_LEAVES_SHARE:-1.0} (radii ${SOFT_LEAVES_RADII:-2,24})" | tee "$out/summary.txt"
 shuffle_args=()
 [ "${CHANNEL_SHUFFLE:-1}" = "0" ] || shuffle_args=(--channel-shuffle)
+photo_args=()
+[ "${DEBIAN_PHOTOS:-1}" = "0" ] || photo_args=(--debian-photos)
 soft_args=()
 [ "${SOFT_RADII:-4,8,12,16}" = "none" ] || soft_args=(--soft-radii "${SOFT_RADII:-4,8,12,16}")
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
     --loss "${LOSS:-psnr}" --no-harm "${NO_HARM:-0}" --dead-leaves-share "${DEAD_LEAVES_SHARE:-0.5}" \
-    --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" "${soft_args[@]}" \
+    --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" "${soft_args[@]}" "${photo_args[@]}" \
     --soft-leaves-share "${SOFT_LEAVES_SHARE:-1.0}" --soft-leaves-radii "${SOFT_LEAVES_RADII:-2,24}" \
-    --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-5e-4}" --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
+    --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-1e-3}" --warmup 500 --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
     --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
     --time-limit "${MINUTES:-6.5}" --quiet > "$out/train.log" 2>&1
 train_rc=$?

@@ -264,11 +264,16 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Network:
     return model.to(device).eval()
 
 
-def load_grown(model: UNet, path: str | Path) -> list[str]:
+def load_grown(model: Network, path: str | Path) -> list[str]:
     """Copy the weights of a smaller trained network (`path`) into `model`, whose config differs
     from it only by more mid_blocks / extra_up blocks; those start as the identity (zero last
     convolution), so `model` computes exactly what the smaller one did. Returns the new keys."""
     small = load(path)
+    if small.config == model.config:  # the same network (any architecture): a plain copy
+        model.load_state_dict(small.state_dict())
+        return []
+    if not isinstance(model, UNet) or not isinstance(small, UNet):
+        raise ValueError(f"cannot grow {small.config} into {model.config}: only edge-s-style U-Nets grow")
     grown_fields = {"mid_blocks", "extra_up"}
     a, b = dataclasses.asdict(small.config), dataclasses.asdict(model.config)
     if any(a[k] != b[k] for k in a if k not in grown_fields) or small.config.mid_blocks > model.config.mid_blocks:

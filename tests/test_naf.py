@@ -1,0 +1,76 @@
+"""The NAFNet-style U-Net: identity at the start, t-dependence, sizes, fp32 norm statistics, weights round trip."""
+import pytest
+import torch
+
+from indi_edge import nn as networks
+from indi_edge.naf import ChannelNorm, NAFConfig, NAFUNet
+
+TINY = NAFConfig(8, (1, 2, 2), enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1))
+TINY_DENSE = NAFConfig(8, (1, 2, 2), enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1), dense=True)
+
+
+def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Zero-started layers (residual scales, FiLM, last conv) would hide everything: random weights."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("config", [TINY, TINY_DENSE])
+def test_fresh_network_is_identity(config):
+    model = NAFUNet(config).eval()
+    x = torch.rand(2, 3, 16, 24) * 2 - 1
+    torch.testing.assert_close(model(x, torch.tensor([1.0, 0.3])), x)
+
+
+@pytest.mark.parametrize("config", [TINY, TINY_DENSE])
+def test_output_depends_on_t_and_batch_items_are_independent(config):
+    model = randomised(NAFUNet(config))
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    both = model(x, torch.tensor([1.0, 0.3]))
+    assert (both[0] - model(x[:1], torch.tensor([0.3]))).abs().max() > 1e-3
+    torch.testing.assert_close(both[1:], model(x[1:], torch.tensor([0.3])), atol=1e-5, rtol=1e-5)
+
+
+def test_sizes_are_checked():
+    model = NAFUNet(TINY)
+    assert model.multiple == 8
+    with pytest.raises(ValueError, match="multiples of 8"):
+        model(torch.zeros(1, 3, 12, 16), torch.ones(1))
+
+
+def test_config_needs_one_block_count_per_level():
+    with pytest.raises(ValueError, match="one entry per level"):
+        NAFConfig(8, (1, 2, 2), enc_blocks=(1,), dec_blocks=(1, 1))
+
+
+def test_channel_norm_keeps_fp32_statistics_in_bf16():
+    """Values whose squares overflow fp16 and lose everything in bf16 sums still normalise."""
+    x = torch.randn(1, 64, 4, 4) * 300 + 1000
+    out = ChannelNorm()(x.to(torch.bfloat16)).float()
+    reference = ChannelNorm()(x)
+    assert (out - reference).abs().max() < 0.05
+    assert torch.allclose(reference.mean(1), torch.zeros(1, 4, 4), atol=1e-4)
+
+
+def test_presets_fit_a_30_mb_checkpoint():
+    for name in ("naf-s", "naf-s-dense"):
+        params = networks.count_parameters(networks.build(name))
+        assert 16 * params < 30e6, name  # weights + EMA + Adam's two moments, fp32
+
+
+def test_weights_round_trip_rebuilds_the_naf_network(tmp_path):
+    model = randomised(NAFUNet(TINY_DENSE))
+    networks.save(model, tmp_path / "w.safetensors")
+    loaded = networks.load(tmp_path / "w.safetensors")
+    assert isinstance(loaded, NAFUNet) and loaded.config == TINY_DENSE
+    x = torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(loaded(x, torch.ones(1)), model(x, torch.ones(1)))
+
+
+def test_older_config_json_still_means_the_unet():
+    config = networks.UNetConfig(8, (1, 2), res_blocks=1)
+    assert networks.config_from_json(config.to_json()) == config
+    assert networks.config_from_json(TINY.to_json()) == TINY
