@@ -1,8 +1,7 @@
 """`indi-edge serve` against direct Restorer calls: latency added by Triton (one client, one frame
 at a time) and throughput with 8 concurrent clients. Run in the serve venv (numpy < 2, PyTriton):
 
-    LD_LIBRARY_PATH=$(python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))') \
-        python benchmarks/serve_latency.py --out benchmarks/results --tag zen4
+    python benchmarks/serve_latency.py --out benchmarks/results --tag zen4
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import numpy as np
 import results_io  # benchmarks/results_io.py, beside this script
 from indi_edge.cpu_features import cpu_features
 from indi_edge.restorer import Restorer
-from indi_edge.serve import RestorerServer, ServeOptions
+from indi_edge.serve import RestorerServer, ServedModel, ServeOptions
 
 
 def free_port() -> int:
@@ -49,8 +48,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8) for _ in range(args.requests)]
-    make = lambda: Restorer(args.model, steps=args.steps)  # noqa: E731
-    direct = make()
+    served = ServedModel(args.model, steps=args.steps)
+    direct = Restorer(**served.restorer_kwargs())
     direct.run(frames[0])
     direct_ms = median_ms(direct.run, frames)
     start = time.perf_counter()
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
                            instances=args.instances)
     from pytriton.client import ModelClient
 
-    with RestorerServer(make, options):
+    with RestorerServer(served, options):
         url = f"grpc://127.0.0.1:{options.grpc_port}"
         with ModelClient(url, "m", init_timeout_s=60) as client:
             client.infer_sample(frames=frames[0])

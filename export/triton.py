@@ -20,9 +20,8 @@ import torch
 from indi_edge import atomic
 from indi_edge.export.onnx_export import OPSET
 from indi_edge.model_info import ModelInfo
+from indi_edge.triton_config import INPUT, OUTPUT, config_text
 
-INPUT, OUTPUT = "frames", "restored"
-KINDS = ("KIND_GPU", "KIND_CPU")
 
 
 def trace_frame_graph(model: torch.nn.Module, info: ModelInfo, steps: int):
@@ -93,32 +92,6 @@ def _wrap(core, multiple: int, info: ModelInfo):
     return proto
 
 
-def config_text(name: str, max_batch: int, instances: int, kind: str, fp16: bool, queue_delay_us: int) -> str:
-    """config.pbtxt: uint8 frames in and out (batch dimension implicit), dynamic batching (Triton
-    batches requests of the same frame size), instance groups, and on GPUs the TensorRT accelerator."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if max_batch < 1 or instances < 1:
-        raise ValueError(f"max_batch and instances must be >= 1, got {max_batch} and {instances}")
-    lines = [
-        f'name: "{name}"',
-        'platform: "onnxruntime_onnx"',
-        f"max_batch_size: {max_batch}",
-        f'input [ {{ name: "{INPUT}" data_type: TYPE_UINT8 dims: [ -1, -1, 3 ] }} ]',
-        f'output [ {{ name: "{OUTPUT}" data_type: TYPE_UINT8 dims: [ -1, -1, 3 ] }} ]',
-        f"dynamic_batching {{ max_queue_delay_microseconds: {queue_delay_us} }}",
-        f"instance_group [ {{ count: {instances} kind: {kind} }} ]",
-    ]
-    if kind == "KIND_GPU":
-        precision = "FP16" if fp16 else "FP32"
-        lines.append(
-            "optimization { execution_accelerators { gpu_execution_accelerator : [ { name : \"tensorrt\" "
-            f'parameters {{ key: "precision_mode" value: "{precision}" }} '
-            'parameters { key: "max_workspace_size_bytes" value: "1073741824" } '
-            'parameters { key: "trt_engine_cache_enable" value: "1" } } ] } }')
-    return "\n".join(lines) + "\n"
-
-
 def write_repository(repo: str | Path, name: str, model: torch.nn.Module, info: ModelInfo, steps: int, *,
                      max_batch: int = 8, instances: int = 1, kind: str = "KIND_GPU", fp16: bool = True,
                      queue_delay_us: int = 2000, version: int = 1) -> Path:
@@ -128,7 +101,7 @@ def write_repository(repo: str | Path, name: str, model: torch.nn.Module, info: 
     if not 1 <= steps <= 64:
         raise ValueError(f"steps must be from 1 to 64, got {steps}")
     folder = Path(repo) / name
-    text = config_text(name, max_batch, instances, kind, fp16, queue_delay_us)
+    text = config_text(name, max_batch, instances, kind, queue_delay_us, fp16=fp16)
     proto = trace_frame_graph(model, info, steps)
     atomic.write_bytes(folder / str(version) / "model.onnx", proto.SerializeToString())
     onnx.checker.check_model(str(folder / str(version) / "model.onnx"))

@@ -104,6 +104,48 @@ def test_bad_model_files(case, tmp_path, tiny_onnx, with_facts, capsys):
     assert message.split("(")[0].replace("\\", "") in capsys.readouterr().err.replace("\\", "")
 
 
+UNREADABLE_ONNX = [("empty", lambda m: b"", "(the file is empty)"),
+                   ("garbage", lambda m: b"\x00garbage", "(Protobuf parsing failed.)"),
+                   ("truncated", lambda m: m[:300], "(Protobuf parsing failed.)")]
+
+
+def cpu_paths_to_try():
+    """(backend, features to disable): the default on this CPU and as a CPU without native bf16 would
+    choose it, and each .onnx path installed here."""
+    from indi_edge.cpu_features import bf16_skip_reason
+
+    paths = [("auto", ""), ("auto", "amx_bf16,avx512_bf16,arm_bf16"), ("onnxruntime", "")]
+    try:
+        import openvino  # noqa: F401
+        paths.append(("openvino", ""))
+        if bf16_skip_reason() is None:
+            paths.append(("openvino-bf16", ""))
+    except ImportError:
+        pass
+    return paths
+
+
+@pytest.mark.parametrize("case", UNREADABLE_ONNX, ids=[c[0] for c in UNREADABLE_ONNX])
+def test_an_unreadable_onnx_file_gets_the_same_one_line_on_every_cpu_path(case, tmp_path, tiny_onnx, capfd,
+                                                                          monkeypatch):
+    from indi_edge import cpu_features
+
+    name, content, reason = case
+    path = tmp_path / f"{name}.onnx"
+    path.write_bytes(content(tiny_onnx.read_bytes()))
+    capfd.readouterr()
+    for backend, disabled in cpu_paths_to_try():
+        monkeypatch.setenv(cpu_features.DISABLE_ENV, disabled)
+        cpu_features.cpu_features.cache_clear()
+        try:
+            assert cli.main(["info", str(path), "--backend", backend]) == 2
+        finally:
+            cpu_features.cpu_features.cache_clear()
+        out, err = capfd.readouterr()  # file-descriptor level: a runtime's C++ logging would show here
+        assert err == f"indi-edge info: error: {path} is not a readable ONNX model {reason}\n", (backend, disabled)
+        assert out == ""
+
+
 # --- the CLI: (id, argv(tmp, files) -> list, exit code, message on stderr) ------------------------
 
 @pytest.fixture

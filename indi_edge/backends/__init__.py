@@ -47,6 +47,14 @@ class StepLoop:
                             rng=rng, update=ops.update)
 
 
+def unreadable_onnx(path: Path, reason: str) -> ValueError:
+    """The one-line error every CPU backend gives for an .onnx file it cannot parse: the path and
+    the last line of the runtime's reason, without its error-code prefix ("... failed:")."""
+    lines = [line.strip() for line in str(reason).splitlines() if line.strip()] or ["no reason given"]
+    last = lines[-1].rsplit(" failed:", 1)[-1].strip()
+    return ValueError(f"{path} is not a readable ONNX model ({'the file is empty' if not Path(path).stat().st_size else last})")
+
+
 def resolve(engine: str | os.PathLike) -> Path:
     """A model file path, or the bundled model a bare name (e.g. "motion-deblur") refers to."""
     path = Path(engine)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indi_edge import sampling
-from indi_edge.backends import StepLoop, check_batch
+from indi_edge.backends import StepLoop, check_batch, unreadable_onnx
 from indi_edge.backends.device_loop import check_finite
 from indi_edge.model_info import ModelInfo
 
@@ -119,7 +119,7 @@ def make_session(path: Path, providers=None, threads: int = 0):
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=asked)
     except (InvalidProtobuf, InvalidGraph, InvalidArgument) as err:  # the file: empty, not protobuf, bad graph
-        raise ValueError(f"{path} is not a readable ONNX model: {err}") from err
+        raise unreadable_onnx(path, str(err)) from err
     except Exception as err:  # ONNX Runtime's other errors (providers, memory) say something else: keep it
         if type(err).__module__.startswith("onnxruntime"):
             raise RuntimeError(f"ONNX Runtime could not open {path}: {err}") from err

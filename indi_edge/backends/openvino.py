@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indi_edge.backends import StepLoop, check_batch
+from indi_edge.backends import StepLoop, check_batch, unreadable_onnx
 from indi_edge.model_info import ModelInfo
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -75,6 +75,24 @@ def multiple_from_onnx_dims(path: Path) -> int:
     return multiple_from_graph(make_session(path, ["CPUExecutionProvider"], threads=1))
 
 
+def read_onnx(path: Path):
+    """The ov.Model of an .onnx file, read by OpenVINO's ONNX front end alone: Core.read_model would
+    try every front end on a file that is not ONNX (TensorFlow's prints absl errors to stderr) and
+    end in a list of them. A file it cannot parse gets the one line the other backends give."""
+    from openvino.frontend import FrontEndManager
+
+    onnx_reader = FrontEndManager().load_by_framework("onnx")
+    if not onnx_reader.supported(str(path)):
+        raise unreadable_onnx(path, "Protobuf parsing failed.")  # what ONNX Runtime says of such a file
+    try:
+        return onnx_reader.convert(onnx_reader.load(str(path)))
+    except Exception as err:  # OpenVINO's own error types (GeneralFailure, OpConversionFailure, ...)
+        if not type(err).__module__.startswith("openvino"):
+            raise
+        parse_failed = "can't be parsed" in str(err)  # a truncated file: say what ONNX Runtime says
+        raise unreadable_onnx(path, "Protobuf parsing failed." if parse_failed else str(err)) from err
+
+
 class UnrolledGraph(ValueError):
     """The file holds the whole N-step loop (export --unroll): ONNX Runtime runs it, OpenVINO here does not."""
 
@@ -109,10 +127,7 @@ class OpenVinoBackend(StepLoop):
 
         self._ov = ov
         self.core = ov.Core()
-        try:
-            self.model = self.core.read_model(str(self.path))
-        except RuntimeError as err:
-            raise ValueError(f"{self.path} is not a readable ONNX model (OpenVINO: {err})") from err
+        self.model = read_onnx(self.path)
         info = ModelInfo.from_metadata(read_metadata(self.model), str(self.path))
         self._check_io(info)
         if info.multiple == 1:
