@@ -49,9 +49,9 @@ def max_activation(model) -> float:
     near 10; one whose activations ran away (no normalisation layers) shows 1e4 and more."""
     import torch
 
-    from indi_edge import data
+    from indi_edge.training.data import tasks
 
-    pair = data.heldout_pairs("motion-deblur", size=64, limit=1)[0]
+    pair = tasks.heldout_pairs("motion-deblur", size=64, limit=1)[0]
     y = torch.from_numpy(pair.degraded.transpose(2, 0, 1)[None].copy())
     peaks = []
     hooks = [m.register_forward_hook(lambda mod, i, o: peaks.append(o.abs().max().item()))
@@ -64,10 +64,10 @@ def max_activation(model) -> float:
 
 
 def study(run: Path, args) -> dict:
-    from indi_edge import evaluate, nn
     from indi_edge.export import export_onnx, load_model
     from indi_edge.export.source import weights_path
     from indi_edge.export.validate import half_precision
+    from indi_edge.training import evaluate, nn
 
     model, info = load_model(run)
     row = {"run": str(run), "preset": info.preset, "params_m": nn.count_parameters(model) / 1e6,

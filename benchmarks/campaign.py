@@ -2,9 +2,12 @@
 
 Each segment resumes the run (`indi-edge train ... --resume --cpu-limit SEG`), then scores the EMA
 weights at N=1 on the held-out protocol and on the video split (gain over the degraded input, mean
-and worst image, at strength 1). One CSV row per segment; CPU-hours count the training process
-only (getrusage of the finished child, all threads), so scoring and the machine's other work do
-not inflate them. The curve grows across sessions: commit RUN's checkpoint, the CSV and the PNG.
+and worst image, at strength 1). One CSV row per segment. CPU-hours count the training processes
+only, all threads, from the run's own log (each process logs its CPU seconds from 0: the total is
+the sum of each process's last value), so scoring and the machine's other work do not inflate
+them, and a segment cut off with its session still counts what it spent (the steps after its last
+checkpoint are trained again). A segment trained but not scored (cut off while scoring) is scored
+first. The curve grows across sessions: commit RUN's checkpoint, the CSV and the PNG.
 
     python benchmarks/campaign.py RUN --curve benchmarks/results/campaign_motion --segment 30 \\
         --until-cpu-h 8 -- --task motion-deblur --preset naf-s-dense --lr 1e-3 ...   # train args after --
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import resource
+import json
 import subprocess
 import sys
 import time
@@ -30,22 +33,34 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def train_segment(run: Path, train_args: list[str], minutes: float) -> float:
-    """One segment of training; returns the CPU seconds the training process used."""
+def train_segment(run: Path, train_args: list[str], minutes: float) -> None:
+    """One segment of training (resumed when the run has a checkpoint)."""
     resume = ["--resume"] if (run / "checkpoint.safetensors").is_file() else []
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [sys.executable, "-m", "indi_edge.cli", "train", *train_args, "--out", str(run), *resume,
                "--cpu-limit", str(minutes), "--quiet"]
     subprocess.run(command, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cpu_hours(run: Path) -> float:
+    """The training CPU-hours in the run's log.jsonl: the sum over its processes of each one's last
+    cpu_s (a process's count starts at 0, so a drop marks the next process)."""
+    total = last = 0.0
+    log = run / "log.jsonl"
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        cpu = json.loads(line).get("cpu_s")
+        if cpu is None:
+            continue
+        if cpu < last:
+            total += last
+        last = cpu
+    return (total + last) / 3600
 
 
 def gains(weights: Path, split: str) -> tuple[float, float]:
     """(mean, worst) N=1 gain in dB over the degraded input on `split`, strength 1."""
     import torch
 
-    from indi_edge import evaluate
+    from indi_edge.training import evaluate
 
     torch.set_num_threads(1)  # leave the other core to whatever shares the machine
     model_fn, _ = evaluate.load_model(weights)
@@ -56,8 +71,6 @@ def gains(weights: Path, split: str) -> tuple[float, float]:
 
 
 def last_log(run: Path) -> dict:
-    import json
-
     return json.loads((run / "log.jsonl").read_text().splitlines()[-1])
 
 
@@ -105,12 +118,14 @@ def main() -> None:
     csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table = rows(csv_path)
-    cpu_h = float(table[-1]["cpu_h"]) if table else 0.0
     wall_h = float(table[-1]["wall_h"]) if table else 0.0
-    while cpu_h < args.until_cpu_h:
+    scored_h = float(table[-1]["cpu_h"]) if table else 0.0
+    while cpu_hours(args.run) < args.until_cpu_h:
         start = time.perf_counter()
-        cpu_h += train_segment(args.run, train_args, args.segment) / 3600
+        if cpu_hours(args.run) - scored_h < 0.05 * args.segment / 30:  # else: trained, not yet scored
+            train_segment(args.run, train_args, args.segment)
         wall_h += (time.perf_counter() - start) / 3600
+        cpu_h = scored_h = cpu_hours(args.run)
         weights = args.run / "weights.safetensors"
         held, held_worst = gains(weights, "heldout")
         video, video_worst = gains(weights, "video")

@@ -30,7 +30,7 @@ def n1_gains(result: dict) -> dict[str, float]:
 
 
 def score(weights: Path) -> dict:
-    from indi_edge import evaluate
+    from indi_edge.training import evaluate
 
     model_fn, _ = evaluate.load_model(weights)
     heldout = n1_gains(evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False))

@@ -84,10 +84,11 @@ def copy_ms(torch, shape, repeat: int) -> dict:
 def run(weights: Path, repeat: int, warmup: int) -> dict:
     import torch
 
-    from indi_edge import nn, ops
+    from indi_edge import ops
     from indi_edge.backends.device_loop import plan_loop
     from indi_edge.backends.torch_cuda import TorchCudaBackend
     from indi_edge.model_info import ModelInfo
+    from indi_edge.training import nn
 
     torch.backends.cudnn.benchmark = True
     cpu_model = nn.load(weights)

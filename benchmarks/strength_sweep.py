@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import results_io  # noqa: E402
 from finetune_compare import n1_gains  # noqa: E402
+
+import results_io  # noqa: E402
 
 GRID = tuple(round(1.0 - 0.05 * i, 2) for i in range(17))  # 1.0 ... 0.2: a 0.1 grid left 0.3 and 0.4 tied
 SMALL = "<= 8 px"
 
 
 def score(model_fn, split: str, strength: float) -> dict:
-    from indi_edge import evaluate
+    from indi_edge.training import evaluate
 
     gains = n1_gains(evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False,
                                        split=split, strength=strength))
@@ -53,7 +54,7 @@ def table(rows: dict[float, dict], chosen: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from indi_edge import evaluate
+    from indi_edge.training import evaluate
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", help="motion-deblur .safetensors (scored at full strength before any default)")

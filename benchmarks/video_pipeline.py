@@ -22,16 +22,17 @@ import cv2
 import numpy as np
 
 import results_io  # benchmarks/results_io.py, beside this script
-from indi_edge import data, degrade, video
+from indi_edge import video
 from indi_edge.cpu_features import cpu_features
 from indi_edge.restorer import Restorer
+from indi_edge.training.data import corpus, degrade
 
 
 def make_clip(path: Path, width: int, height: int, frames: int, fps: float) -> Path:
     """A pan over a held-out photo with AAC audio (a 440 Hz tone)."""
     import av
 
-    _, image = data.heldout_images()[0]
+    _, image = corpus.heldout_images()[0]
     photo = degrade.to_uint8(image)[..., ::-1]
     scale = 1.3 * max(width / photo.shape[1], height / photo.shape[0])
     photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)

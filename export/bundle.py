@@ -10,9 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
-from indi_edge import models, nn
+from indi_edge import models
 from indi_edge.export.onnx_export import export_onnx
 from indi_edge.export.source import load_model
+from indi_edge.training import nn
 
 
 def metrics_from_eval(report: dict) -> str:

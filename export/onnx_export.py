@@ -14,11 +14,10 @@ import onnx
 import torch
 from torch.export import Dim
 
+from indi_edge.atomic import partial_path
 from indi_edge.export import fp16 as fp16_convert
 from indi_edge.export.unroll import UnrolledInDI
-from indi_edge.export.validate import (BROKEN_PSNR, FP16_MIN_PSNR, FP32_MAX_ABS, Validation,
-                                       half_precision, validate)
-from indi_edge.atomic import partial_path
+from indi_edge.export.validate import BROKEN_PSNR, FP16_MIN_PSNR, FP32_MAX_ABS, Validation, half_precision, validate
 from indi_edge.model_info import ModelInfo
 
 OPSET = 18  # the dynamo exporter's floor (asking for less silently gives 18)
@@ -57,7 +56,7 @@ def trace_onnx(model: torch.nn.Module, info: ModelInfo, unroll: int) -> onnx.Mod
 
 def export_onnx(model: torch.nn.Module, path: str | Path, info: ModelInfo, *, fp16: bool = False,
                 fp16_io: bool = False, unroll: int = 0, check: bool = True) -> Path:
-    """Export `model` (an indi_edge.nn.UNet) to one ONNX file at `path`, validate it against torch
+    """Export `model` (an indi_edge.training.nn.UNet) to one ONNX file at `path`, validate it against torch
     on a real image and only then move it into place. Returns the path.
 
     fp16: FP16 weights and compute, fp32 IO (fp16_io: fp16 image IO, for TensorRT 11).

@@ -1,11 +1,11 @@
-"""Where an export starts: a weights file (indi_edge.nn.save) or a training run folder."""
+"""Where an export starts: a weights file (indi_edge.training.nn.save) or a training run folder."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from indi_edge.model_info import ModelInfo
 
-RUN_WEIGHTS = "weights.safetensors"  # what indi_edge.train writes into a run folder (EMA weights + ModelInfo)
+RUN_WEIGHTS = "weights.safetensors"  # what indi_edge.training.train writes into a run folder (EMA weights + ModelInfo)
 
 
 def weights_path(ckpt: str | Path) -> Path:
@@ -24,7 +24,7 @@ def weights_path(ckpt: str | Path) -> Path:
 def load_model(ckpt: str | Path):
     """(UNet in eval mode on CPU, ModelInfo) from CKPT; the info's multiple and unet_config are
     taken from the network itself so they can never disagree with the weights."""
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     path = weights_path(ckpt)
     model = nn.load(path)

@@ -37,9 +37,9 @@ class Validation:
 
 def real_image(size: int, multiple: int) -> tuple[str, np.ndarray]:
     """(name, [1, 3, S, S] float32 RGB in [-1, 1]): the centre crop of the first held-out image."""
-    from indi_edge import data
+    from indi_edge.training.data import corpus
 
-    name, img = data.heldout_images()[0]
+    name, img = corpus.heldout_images()[0]
     s = max(multiple, min(size, img.shape[0], img.shape[1]) // multiple * multiple)
     top, left = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
     crop = img[top:top + s, left:left + s]

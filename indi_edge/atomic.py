@@ -38,3 +38,11 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 
 def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | Path, result) -> Path:
+    """`result` as strict JSON; an infinite PSNR (identical images) is written as the string "Infinity"."""
+    import json
+
+    strict = json.loads(json.dumps(result), parse_constant=str)
+    return write_text(path, json.dumps(strict, indent=2, allow_nan=False) + "\n")

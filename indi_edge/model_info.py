@@ -31,7 +31,7 @@ class ModelInfo:
     eps_schedule: str = "constant"  # constant | brownian
     sampler: str = "indi"           # indi | naive | cold
     preset: str = ""                # U-Net preset name (or "" for a custom config)
-    unet_config: str = ""           # indi_edge.nn.UNetConfig as JSON
+    unet_config: str = ""           # indi_edge.training.nn.UNetConfig as JSON
     train_command: str = ""         # the exact command that trained it
     train_data: str = ""            # what it was trained on
     train_time: str = ""            # wall time and machine

@@ -17,11 +17,11 @@ TINY_INFO = ModelInfo(task="custom", steps=3, eps=0.0, sampler="indi")
 
 @pytest.fixture(scope="session")
 def tiny_unet():
-    """indi_edge.nn.UNet(UNetConfig(8, (1, 2), res_blocks=1)), multiple 2, every weight perturbed
+    """indi_edge.training.nn.UNet(UNetConfig(8, (1, 2), res_blocks=1)), multiple 2, every weight perturbed
     (conv2 and conv_out start at zero, which would make F the identity)."""
     import torch
 
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     torch.manual_seed(0)
     model = nn.UNet(nn.UNetConfig(8, (1, 2), res_blocks=1)).eval()
@@ -52,7 +52,7 @@ def tiny_onnx(tiny_unet, tiny_info, exports) -> Path:
 @pytest.fixture(scope="session")
 def tiny_weights(tiny_unet, tiny_info, exports) -> Path:
     """The tiny U-Net saved as safetensors with its ModelInfo (what `indi-edge export` reads)."""
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     path = exports / "tiny.safetensors"
     nn.save(tiny_unet, path, tiny_info.to_metadata())

@@ -15,7 +15,6 @@ from indi_edge.bench import report, roofline, timing
 from indi_edge.cpu_features import bf16_skip_reason
 from indi_edge.restorer import Restorer
 
-
 # --- counting multiply-adds from the graph ---------------------------------------------------
 
 def linear_macs(model) -> int:
@@ -27,8 +26,8 @@ def linear_macs(model) -> int:
 
 @pytest.mark.parametrize("height,width", [(32, 32), (16, 40)])
 def test_graph_macs_equal_the_torch_count(tiny_unet, tiny_onnx, height, width):
-    """Conv MACs per pixel (forward hooks in indi_edge.nn) are the same at every size; the Gemms add once."""
-    from indi_edge import nn
+    """Conv MACs per pixel (forward hooks in indi_edge.training.nn) are the same at every size; the Gemms add once."""
+    from indi_edge.training import nn
 
     cost = roofline.count_graph(tiny_onnx, height, width)
     conv_per_pixel = nn.macs_per_pixel(tiny_unet, 32)

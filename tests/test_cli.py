@@ -34,8 +34,8 @@ def test_train_cli_records_its_command(tmp_path, capsys):
     import cv2
     import numpy as np
 
-    from indi_edge import nn as unet
     from indi_edge.model_info import ModelInfo
+    from indi_edge.training import nn as unet
 
     for sub in ("x", "y"):
         (tmp_path / "pairs" / sub).mkdir(parents=True)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from indi_edge import degrade
+from indi_edge.training.data import degrade
 
 
 def image(seed=0, h=64, w=48):

@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from indi_edge import cli, data, evaluate
+from indi_edge import atomic, cli
+from indi_edge.training import evaluate
+from indi_edge.training.data import corpus, tasks
 
 SIZE, LIMIT = 32, 2
 
@@ -13,7 +15,7 @@ SIZE, LIMIT = 32, 2
 def oracle_for(task, size=SIZE, limit=LIMIT):
     """F(x_t, t) = the clean image. With an exact F the InDI path is x_t = (1-t) x + t y, so the
     image being restored is the held-out pair whose path passes closest to x_t."""
-    pairs = data.heldout_pairs(task, size=size, limit=limit)
+    pairs = tasks.heldout_pairs(task, size=size, limit=limit)
 
     def model_fn(x_t, t):
         out = []
@@ -74,7 +76,7 @@ def test_reports_table_json_and_plot(tmp_path):
     table = evaluate.markdown_table(result)
     for label in ("| input |", "| indi N=1 |", "| indi N=2 |"):
         assert label in table
-    evaluate.write_json(result, tmp_path / "r.json")
+    atomic.write_json(tmp_path / "r.json", result)
     reloaded = json.loads((tmp_path / "r.json").read_text(), parse_constant=pytest.fail)  # strict JSON
     assert [r["method"] for r in reloaded["rows"]] == [r["method"] for r in result["rows"]]
     evaluate.plot_perception_distortion(result, tmp_path / "pd.png")
@@ -85,7 +87,7 @@ def test_reports_table_json_and_plot(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
     pytest.importorskip("torch")
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     # An untrained U-Net outputs its input (zero-initialised last layer): an identity model.
@@ -107,12 +109,12 @@ def test_eval_command_writes_outputs(tiny_weights, tmp_path, capsys):
 
 def test_train_split_scores_the_training_photos_under_the_same_protocol(tiny_weights, tmp_path, capsys):
     """--split train: the overfit check reads the training photos, never the held-out ones."""
-    train_names = {name for name, _ in data.train_images(dead_leaves_count=0)}
-    heldout_names = {name for name, _ in data.heldout_images()}
-    pairs = data.heldout_pairs("jpeg", size=32, limit=3, split="train")
+    train_names = {name for name, _ in corpus.train_images(dead_leaves_count=0)}
+    heldout_names = {name for name, _ in corpus.heldout_images()}
+    pairs = tasks.heldout_pairs("jpeg", size=32, limit=3, split="train")
     assert [p.name for p in pairs] and {p.name for p in pairs} <= train_names and not {p.name for p in pairs} & heldout_names
     with pytest.raises(ValueError, match="split"):
-        data.heldout_pairs("jpeg", size=32, split="test")
+        tasks.heldout_pairs("jpeg", size=32, split="test")
     code = cli.main(["eval", str(tiny_weights), "--split", "train", "--limit", "2", "--size", "32", "--steps", "1",
                      "--no-baselines", "--out", str(tmp_path), "--quiet"])
     assert code == 0 and "training photos (the overfit check)" in capsys.readouterr().out
@@ -130,7 +132,7 @@ def test_video_split_scores_the_video_frames_at_their_crop_size(tiny_weights, tm
 
 
 def test_eval_command_needs_a_task(tiny_weights, tmp_path, capsys):
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     path = tmp_path / "no_task.safetensors"
     nn.save(nn.load(tiny_weights), path)
@@ -161,7 +163,7 @@ def test_extent_sweep_sees_a_model_that_harms_sharp_frames():
 
 def test_eval_scores_the_model_at_its_default_strength(tiny_unet, tiny_info, tmp_path, capsys):
     """What `eval` reports is what a Restorer returns: the file's strength unless --strength says otherwise."""
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     weights = tmp_path / "held.safetensors"
     nn.save(tiny_unet, weights, tiny_info.replace(task="jpeg", strength=0.5).to_metadata())
@@ -171,7 +173,7 @@ def test_eval_scores_the_model_at_its_default_strength(tiny_unet, tiny_info, tmp
     assert cli.main(base + ["--out", str(tmp_path / "full"), "--strength", "1"]) == 0
     own, full = (json.loads((tmp_path / d / "eval_jpeg.json").read_text()) for d in ("own", "full"))
     assert own["strength"] == 0.5 and full["strength"] == 1.0
-    pair = data.heldout_pairs("jpeg", size=32, limit=1)[0]
+    pair = tasks.heldout_pairs("jpeg", size=32, limit=1)[0]
     model_fn, _ = evaluate.load_model(weights)
     x0 = evaluate.restore(model_fn, pair.degraded, 1, "indi", 0.0, "constant", np.random.default_rng(0))
     held = evaluate.restore(model_fn, pair.degraded, 1, "indi", 0.0, "constant", np.random.default_rng(0), 0.5)

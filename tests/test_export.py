@@ -138,9 +138,10 @@ def test_noise_draws_match_the_python_loop():
 def test_bundle_records_the_strength_its_eval_was_scored_at(tiny_weights, tmp_path, monkeypatch):
     import json
 
-    from indi_edge import models, nn
+    from indi_edge import models
     from indi_edge.export.bundle import bundle
     from indi_edge.model_info import ModelInfo
+    from indi_edge.training import nn
 
     monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
     report = {"task": "jpeg", "seed": 0, "size": 32, "images": ["barbara"], "strength": 0.3,

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from indi_edge import cli, flicker
+from indi_edge import cli
 from indi_edge.restorer import Restorer
+from indi_edge.training import flicker
 
 
 def clip(count: int = 6) -> list[np.ndarray]:

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from indi_edge.losses import NO_HARM_FLOOR, no_harm_hinge, restoration_loss
-from indi_edge.train_config import TrainConfig
+from indi_edge.training.losses import NO_HARM_FLOOR, no_harm_hinge, restoration_loss
+from indi_edge.training.train_config import TrainConfig
 
 
 def images(seed=0, n=3):
@@ -69,7 +69,7 @@ def test_no_harm_weight_is_validated():
 
 def test_psnr_loss_weighs_every_sample_the_same_in_db():
     """Halving one sample's error lowers the loss by the same amount whether its error was large or small."""
-    from indi_edge.losses import psnr_loss
+    from indi_edge.training.losses import psnr_loss
 
     x, _ = images(n=2)
     offsets = torch.tensor([0.2, 0.02]).view(2, 1, 1, 1)

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from indi_edge import degrade, metrics
+from indi_edge import metrics
+from indi_edge.training.data import degrade
 
 
 def natural(seed=0, size=96):

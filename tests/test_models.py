@@ -39,7 +39,7 @@ def test_metadata_says_how_it_was_made(name):
 @pytest.mark.parametrize("name", BUNDLED)
 def test_weights_rebuild_the_torch_network(name):
     torch = pytest.importorskip("torch")
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     model = nn.load(models.path(name, kind="weights"))
     assert model.config == nn.PRESETS["edge-s"]
@@ -50,12 +50,13 @@ def test_weights_rebuild_the_torch_network(name):
 @pytest.mark.parametrize("name, task, min_gain_db", [("motion-deblur", "motion-deblur", 0.0), ("denoise", "denoise", 5.0)])
 def test_restores_held_out_images_above_their_degraded_input(name, task, min_gain_db):
     """Mean PSNR over the held-out set (128 px centre crops, the eval protocol's seeded degradations)."""
-    from indi_edge import Restorer, data
+    from indi_edge import Restorer
     from indi_edge.metrics import psnr
+    from indi_edge.training.data import tasks
 
     restorer = Restorer(name, threads=2)
     gains = []
-    for pair in data.heldout_pairs(task, seed=0, size=128):
+    for pair in tasks.heldout_pairs(task, seed=0, size=128):
         y = pair.degraded.transpose(2, 0, 1)[None].astype(np.float32)
         out = restorer.restore_array(np.ascontiguousarray(y))[0].transpose(1, 2, 0)
         gains.append(psnr(out, pair.clean, 2.0) - psnr(pair.degraded, pair.clean, 2.0))

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from indi_edge import batch_ops, data, degrade
-from indi_edge.dead_leaves import DeadLeavesPool
-from indi_edge.motion_batches import MotionDeblurBatches
-from indi_edge.data import SyntheticPairs
-from indi_edge.pairs import BatchSource
+from indi_edge.training.data import batch_ops, corpus, degrade
+from indi_edge.training.data.dead_leaves import DeadLeavesPool
+from indi_edge.training.data.motion_batches import MotionDeblurBatches
+from indi_edge.training.data.pairs import BatchSource
+from indi_edge.training.data.tasks import SyntheticPairs
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_batched_kernels_match_single_kernels_and_sum_to_one():
 
 
 def test_striped_share_zero_is_the_plain_dead_leaves_image():
-    from indi_edge.dead_leaves import dead_leaves
+    from indi_edge.training.data.dead_leaves import dead_leaves
 
     plain = dead_leaves(np.random.default_rng(4), 96)
     np.testing.assert_array_equal(dead_leaves(np.random.default_rng(4), 96, striped_share=0.0), plain)
@@ -95,7 +95,7 @@ def test_striped_share_zero_is_the_plain_dead_leaves_image():
 
 def test_a_striped_disk_holds_its_grating_period():
     """A lone large striped disk: the dominant frequency inside it is the grating's."""
-    from indi_edge.dead_leaves import Grating, striped_disk
+    from indi_edge.training.data.dead_leaves import Grating, striped_disk
 
     canvas = np.zeros((128, 128, 3), np.uint8)
     grating = Grating(colour=np.array([255, 255, 255], np.float32), period=8.0, angle=0.0, phase=0.0, hardness=1.0)
@@ -113,7 +113,7 @@ def test_motion_batches_use_striped_leaves_by_default(source):
 
 
 def test_dead_leaves_share_reaches_the_motion_deblur_source_only():
-    from indi_edge.data import pair_source
+    from indi_edge.training.data.sources import pair_source
 
     assert pair_source("motion-deblur", "cpu", dead_leaves_share=0.6).dead_leaves_share == 0.6
     assert pair_source("motion-deblur", "cpu", dead_leaves_share=None).dead_leaves_share == 0.3
@@ -123,7 +123,7 @@ def test_dead_leaves_share_reaches_the_motion_deblur_source_only():
         pair_source("jpeg", "cpu", photo_scales=(1.0, 0.5), channel_shuffle=True)
     with pytest.raises(ValueError, match="--soft-radii applies to"):
         pair_source("sr4", "cpu", soft_radii=(2.0,))
-    assert len(pair_source("motion-deblur", "cpu", soft_radii=(3.0,)).photos) == 2 * len(data.TRAIN_FILES)
+    assert len(pair_source("motion-deblur", "cpu", soft_radii=(3.0,)).photos) == 2 * len(corpus.TRAIN_FILES)
     assert isinstance(pair_source("jpeg", "cpu", dead_leaves_share=None, channel_shuffle=None), SyntheticPairs)
 
 

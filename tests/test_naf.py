@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from indi_edge import nn as networks
-from indi_edge.naf import ChannelNorm, NAFConfig, NAFUNet
+from indi_edge.training import nn as networks
+from indi_edge.training.naf import ChannelNorm, NAFConfig, NAFUNet
 
 TINY = NAFConfig(8, (1, 2, 2), enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1))
 TINY_DENSE = NAFConfig(8, (1, 2, 2), enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1), dense=True)

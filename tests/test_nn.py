@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from indi_edge import nn as unet
 from indi_edge.model_info import ModelInfo
+from indi_edge.training import nn as unet
 
 TINY = unet.UNetConfig(8, (1, 2, 2), res_blocks=1)
 

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from indi_edge import photo_corpus
+from indi_edge.training.data import photo_corpus
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_fetch_without_apt_says_so(tmp_path, monkeypatch):
 
 def test_motion_batches_draw_from_the_debian_photos(tiny_cache):
     torch = pytest.importorskip("torch")
-    from indi_edge.motion_batches import MotionDeblurBatches
+    from indi_edge.training.data.motion_batches import MotionDeblurBatches
 
     plain = MotionDeblurBatches("cpu", dead_leaves_share=0.0)
     more = MotionDeblurBatches("cpu", dead_leaves_share=0.0, debian_photos=True)

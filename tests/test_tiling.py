@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from indi_edge import metrics, tiling
 from indi_edge.restorer import Restorer
@@ -86,9 +85,10 @@ def test_default_tiles_of_the_bundled_models_stay_45_db_from_untiled(model):
     nowhere on a held-out photo (a fixed 32-px overlap gave 40.3 dB with small tiles)."""
     import cv2
 
-    from indi_edge import data, degrade, metrics
+    from indi_edge import metrics
+    from indi_edge.training.data import corpus, degrade
 
-    _, image = data.heldout_images()[1]
+    _, image = corpus.heldout_images()[1]
     photo = cv2.resize(degrade.to_uint8(image)[..., ::-1], (1024, 768))
     untiled = Restorer(model, tile=0, backend="onnxruntime").run(photo).astype(np.float32)
     tiled_restorer = Restorer(model, tile=tiling.DEFAULT_TILE, backend="onnxruntime")

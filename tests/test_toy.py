@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from indi_edge import cli, sampling, toy
+from indi_edge import cli, sampling
+from indi_edge.training import toy
 
 PROBLEMS = [toy.denoising_problem, toy.missing_information_problem]
 NEAR = 0.1  # "on a mode": within this distance of one
@@ -140,6 +141,6 @@ def test_toy_command_reports_a_missing_folder(tmp_path, capsys):
 
 
 def test_toy_modules_import_neither_torch_nor_matplotlib():
-    code = ("import sys, indi_edge.toy, indi_edge.commands.toy; "
+    code = ("import sys, indi_edge.training.toy, indi_edge.commands.toy; "
             "assert not {'torch', 'matplotlib'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from indi_edge import nn as unet
-from indi_edge.model_info import ModelInfo
-from indi_edge.pairs import PairedFolder
-from indi_edge.timesampling import P_T, sample_t
 from indi_edge.cpu_features import bf16_skip_reason
-from indi_edge.train_config import learning_rate
-from indi_edge.train import TrainConfig, choose_amp, make_batch, make_device_batch, noise_scale, train
+from indi_edge.model_info import ModelInfo
+from indi_edge.training import nn as unet
+from indi_edge.training.data.pairs import PairedFolder
+from indi_edge.training.timesampling import P_T, sample_t
+from indi_edge.training.train import TrainConfig, choose_amp, make_batch, make_device_batch, noise_scale, train
+from indi_edge.training.train_config import learning_rate
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_a_run_recorded_before_a_setting_existed_still_resumes(pairs_dir, tmp_pa
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from indi_edge import checkpoint
+    from indi_edge.training import checkpoint
 
     source = PairedFolder(pairs_dir)
     train(config(steps=20), source, tmp_path, progress=False)
@@ -207,7 +207,7 @@ def test_amp_auto_follows_the_cpu(pairs_dir, tmp_path):
 
 def test_batch_source_training_resumes_exactly(tmp_path):
     """A source that makes whole batches (motion-deblur) trains, logs its data share and resumes exactly."""
-    from indi_edge.motion_batches import MotionDeblurBatches
+    from indi_edge.training.data.motion_batches import MotionDeblurBatches
 
     torch.set_num_threads(1)
     source = MotionDeblurBatches("cpu", pool_slots=4, pool_size=96)
@@ -227,7 +227,7 @@ def test_batch_source_training_resumes_exactly(tmp_path):
 
 
 def test_device_batch_x_t_interpolates(tmp_path):
-    from indi_edge.motion_batches import MotionDeblurBatches
+    from indi_edge.training.data.motion_batches import MotionDeblurBatches
 
     source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
     x, y = source.batch(1, 4, 3, 32)
@@ -242,7 +242,7 @@ def test_cpu_limit_stops_and_saves(pairs_dir, tmp_path):
 
 
 def test_grad_clip_bounds_the_gradient_norm_and_logs_it(pairs_dir, tmp_path):
-    from indi_edge.train import MixedPrecision
+    from indi_edge.training.train import MixedPrecision
 
     layer = torch.nn.Linear(4, 3)
     optimizer = torch.optim.Adam(layer.parameters(), lr=1e-3)

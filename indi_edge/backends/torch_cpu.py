@@ -23,7 +23,7 @@ PRECISIONS = ("bf16", "fp32")
 
 
 class TorchCpuBackend(StepLoop):
-    """F(x, t) -> x0 with a UNet (or a .safetensors file from indi_edge.nn.save) on the CPU.
+    """F(x, t) -> x0 with a UNet (or a .safetensors file from indi_edge.training.nn.save) on the CPU.
 
     precision: "bf16" (weights and activations; t's embedding is computed in fp32 by the network)
     or "fp32". channels_last: NHWC memory format, which oneDNN's fast convolutions want."""
@@ -36,11 +36,11 @@ class TorchCpuBackend(StepLoop):
         if precision == "bf16" and bf16_skip_reason():
             raise ValueError(f"precision 'bf16' refused: {bf16_skip_reason()}; use precision='fp32'")
         if isinstance(model, (str, Path)):
-            from indi_edge import nn
+            from indi_edge.training import nn
 
             path = Path(model)
             if path.suffix != ".safetensors":
-                raise ValueError(f"TorchCpuBackend loads .safetensors weights (indi_edge.nn.save); got {path.name}")
+                raise ValueError(f"TorchCpuBackend loads .safetensors weights (indi_edge.training.nn.save); got {path.name}")
             network = nn.load(path)
             info = info or ModelInfo.from_metadata(nn.read_metadata(path), str(path))
         elif isinstance(model, torch.nn.Module):

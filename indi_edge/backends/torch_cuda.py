@@ -61,7 +61,7 @@ def load_network(source, info: ModelInfo | None, device, trust: bool = False):
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     if path.suffix == ".safetensors":
-        from indi_edge import nn
+        from indi_edge.training import nn
 
         model = nn.load(path, device=device)
         meta_info = ModelInfo.from_metadata(nn.read_metadata(path), str(path)).replace(multiple=model.multiple)

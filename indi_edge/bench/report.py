@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indi_edge.evaluate import write_json, write_text
+from indi_edge import atomic
 
 
 def _ms(v: float) -> str:
@@ -181,8 +181,8 @@ def write(result: dict, out: Path, tag: str) -> dict[str, Path]:
     """bench_<tag>.json (replaced), bench_<tag>.md (appended), bench_<tag>.png (replaced)."""
     out = Path(out)
     paths = {"json": out / f"bench_{tag}.json", "markdown": out / f"bench_{tag}.md", "plot": out / f"bench_{tag}.png"}
-    write_json(result, paths["json"])
+    atomic.write_json(paths["json"], result)
     previous = paths["markdown"].read_text() if paths["markdown"].is_file() else "# indi-edge bench results\n\n"
-    write_text(previous + markdown(result) + "\n", paths["markdown"])
+    atomic.write_text(paths["markdown"], previous + markdown(result) + "\n")
     plot(result, paths["plot"])
     return paths

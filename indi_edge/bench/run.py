@@ -92,9 +92,9 @@ def bench_frame(height: int, width: int) -> np.ndarray:
     """uint8 [height, width, 3] BGR: the first held-out image (a real photo), resized with INTER_AREA."""
     import cv2
 
-    from indi_edge import data
+    from indi_edge.training.data import corpus
 
-    _, rgb = data.heldout_images()[0]
+    _, rgb = corpus.heldout_images()[0]
     frame = cv2.resize(np.ascontiguousarray(rgb[..., ::-1]), (width, height), interpolation=cv2.INTER_AREA)
     return np.clip(np.rint(frame * 255), 0, 255).astype(np.uint8)
 
@@ -217,8 +217,8 @@ def auto_choice(artifacts: Artifacts) -> dict:
 def bf16_quality(artifacts: Artifacts, bf16_backends: list[str], steps: tuple[int, ...], threads: int) -> dict:
     """PSNR on the held-out pairs of the model's task: each bf16 path against the fp32 ONNX Runtime
     path (the per-step graph; the unrolled one computes the same loop to ~1e-6)."""
-    from indi_edge import evaluate
-    from indi_edge.data import TASKS
+    from indi_edge.training import evaluate
+    from indi_edge.training.data.tasks import TASKS
 
     task = artifacts.info.task
     if task not in TASKS:
@@ -275,9 +275,9 @@ def preset_costs(artifacts: Artifacts, cache: Path, presets: list[str], log=prin
     import onnx
     import torch
 
-    from indi_edge import nn
     from indi_edge.export.onnx_export import trace_onnx
     from indi_edge.model_info import ModelInfo
+    from indi_edge.training import nn
 
     path = Path(cache) / f"preset_costs-torch{torch.__version__}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -304,7 +304,8 @@ def run(settings: Settings, cache: Path, log=print) -> dict:
     """Everything the JSON holds: environment, limits, graph costs, timed rows, floors, quality, headline."""
     import torch
 
-    from indi_edge import nn, ops
+    from indi_edge import ops
+    from indi_edge.training import nn
 
     settings, skipped = runnable(settings.validate(), log)
     started, load_start = time.time(), os.getloadavg()[0]

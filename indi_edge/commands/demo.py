@@ -24,13 +24,13 @@ def degrade_frame(crop, task: str, rng):
     a mild camera shake of 4-16 px, as in handheld video; other tasks: their training distribution)."""
     import numpy as np
 
-    from indi_edge import data, degrade
+    from indi_edge.training.data import degrade, tasks
 
     if task == "motion-deblur":
         kernel = degrade.motion_blur_kernel(rng, 31, length=rng.uniform(4.0, 16.0))
         out = degrade.blur(crop, kernel)
     else:
-        out = data.get_task(task).draw(rng).apply(crop)
+        out = tasks.get_task(task).draw(rng).apply(crop)
     return np.ascontiguousarray(degrade.to_uint8(out)[..., ::-1])
 
 
@@ -60,7 +60,8 @@ def still(restorer, image, size: int, task: str, rng):
     """(clean, degraded, restored, PSNR degraded, PSNR restored): the centre crop of `image`, uint8 BGR."""
     import numpy as np
 
-    from indi_edge import degrade, metrics
+    from indi_edge import metrics
+    from indi_edge.training.data import degrade
 
     crop = centre_crop(image, size)
     clean = np.ascontiguousarray(degrade.to_uint8(crop)[..., ::-1])
@@ -72,16 +73,17 @@ def still(restorer, image, size: int, task: str, rng):
 
 def demo_task(info) -> str:
     """The degradation to demonstrate: the model's task; a custom model gets camera shake."""
-    from indi_edge import data
+    from indi_edge.training.data import tasks
 
-    return info.task if info.task in data.TASKS else "motion-deblur"
+    return info.task if info.task in tasks.TASKS else "motion-deblur"
 
 
 def main(args) -> int:
     import numpy as np
 
-    from indi_edge import data, video
+    from indi_edge import video
     from indi_edge.restorer import Restorer
+    from indi_edge.training.data import corpus
 
     if args.size < 16 or args.frames < 1:
         raise ValueError(f"expected --size >= 16 and --frames >= 1, got {args.size} and {args.frames}")
@@ -89,7 +91,7 @@ def main(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     restorer = Restorer(args.model, steps=args.steps, seed=args.seed, frozen_noise=True)
     task = demo_task(restorer.info)
-    images = dict(data.heldout_images())
+    images = dict(corpus.heldout_images())
     name = args.image or next(iter(images))
     if name not in images:
         raise ValueError(f"--image must be a held-out image ({', '.join(images)}), got {name!r}")

@@ -32,9 +32,10 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from indi_edge import evaluate
-    from indi_edge.data import TASKS
     from indi_edge.model_info import ModelInfo, valid_strength
+    from indi_edge import atomic
+    from indi_edge.training import evaluate
+    from indi_edge.training.data.tasks import TASKS
 
     model_fn, metadata = evaluate.load_model(args.weights)
     info = ModelInfo.from_metadata(metadata)
@@ -64,16 +65,17 @@ def main(args) -> int:
     print(table)
     out = Path(args.out)
     stem = f"eval_{task}" if args.split == "heldout" else f"eval_{task}_{args.split}"
-    evaluate.write_json(result, out / f"{stem}.json")
-    evaluate.write_text(table + "\n", out / f"{stem}.md")
+    atomic.write_json(out / f"{stem}.json", result)
+    atomic.write_text(out / f"{stem}.md", table + "\n")
     evaluate.plot_perception_distortion(result, out / f"{stem}.png")
     print(f"wrote {out / stem}.json, .md and .png")
     return 0
 
 
 def flicker_main(args, model_fn, info) -> int:
-    from indi_edge import evaluate, flicker
     from indi_edge.restorer import Restorer
+    from indi_edge import atomic
+    from indi_edge.training import flicker
 
     if args.frames < 2:
         raise ValueError(f"--frames must be at least 2, got {args.frames}")
@@ -91,8 +93,8 @@ def flicker_main(args, model_fn, info) -> int:
     print(table)
     out = Path(args.out)
     name = f"flicker_{Path(args.flicker).stem}"
-    evaluate.write_json({"clip": str(args.flicker), "frames": len(frames), "eps": eps, "weights": str(args.weights),
-                         "rows": rows}, out / f"{name}.json")
-    evaluate.write_text(table + "\n", out / f"{name}.md")
+    atomic.write_json(out / f"{name}.json", {"clip": str(args.flicker), "frames": len(frames), "eps": eps,
+                                             "weights": str(args.weights), "rows": rows})
+    atomic.write_text(out / f"{name}.md", table + "\n")
     print(f"wrote {out / name}.json and .md")
     return 0

@@ -7,7 +7,7 @@ HELP = "Export weights (a .safetensors file or a training run folder) to ONNX or
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("ckpt", help="weights file from indi_edge.nn.save, or a training run folder")
+    parser.add_argument("ckpt", help="weights file from indi_edge.training.nn.save, or a training run folder")
     parser.add_argument("-o", "--output", help="output file: .onnx (or .pt2 with --pt2); not with --triton")
     parser.add_argument("--fp16", action="store_true", help="FP16 weights and compute (IO stays fp32)")
     parser.add_argument("--fp16-io", action="store_true", help="with --fp16: fp16 image IO (TensorRT 11 FP16 engines)")

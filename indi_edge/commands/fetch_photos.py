@@ -12,7 +12,7 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from pathlib import Path
 
-    from indi_edge import photo_corpus
+    from indi_edge.training.data import photo_corpus
 
     cache = Path(args.cache) if args.cache else photo_corpus.default_cache()
     if not photo_corpus.missing(cache):

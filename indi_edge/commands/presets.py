@@ -11,7 +11,7 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     import json
 
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     rows = []
     for name, config in nn.PRESETS.items():

@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from indi_edge import toy
+    from indi_edge.training import toy
 
     if args.steps < 1 or args.samples < 1:
         raise ValueError(f"--steps and --samples must be >= 1, got {args.steps} and {args.samples}")

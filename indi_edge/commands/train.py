@@ -5,7 +5,7 @@ HELP = "Train an InDI U-Net on paired folders (--pairs) or a built-in synthetic 
 
 
 def add_arguments(parser) -> None:
-    from indi_edge.train_config import TrainConfig
+    from indi_edge.training.train_config import TrainConfig
 
     d = TrainConfig()
     data = parser.add_mutually_exclusive_group(required=True)
@@ -87,12 +87,12 @@ def pair_source(args):
                       "soft_leaves_share": args.soft_leaves_share, "soft_leaves_radii": args.soft_leaves_radii,
                       "debian_photos": args.debian_photos}
     if args.pairs:
-        from indi_edge.data import refuse_motion_options
-        from indi_edge.pairs import PairedFolder
+        from indi_edge.training.data.pairs import PairedFolder
+        from indi_edge.training.data.sources import refuse_motion_options
 
         refuse_motion_options(motion_options, "to --pairs")
         return PairedFolder(args.pairs)
-    from indi_edge.data import pair_source as task_source
+    from indi_edge.training.data.sources import pair_source as task_source
 
     return task_source(args.task, args.device, **motion_options)
 
@@ -100,8 +100,8 @@ def pair_source(args):
 def main(args) -> int:
     import torch
 
-    from indi_edge.train import choose_amp, train
-    from indi_edge.train_config import TrainConfig
+    from indi_edge.training.train import choose_amp, train
+    from indi_edge.training.train_config import TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -5,7 +5,7 @@ import dataclasses
 import math
 
 from indi_edge.sampling import EPS_SCHEDULES
-from indi_edge.timesampling import P_T
+from indi_edge.training.timesampling import P_T
 
 AMP = ("off", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
@@ -21,7 +21,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     loss: str = "l1"                 # l1 (the paper's p=1), l2, or psnr (per-sample log MSE: losses.py)
     no_harm: float = 0.0             # weight of the per-sample "no worse than the input" hinge (losses.py)
-    p_t: str = "bias_t1"             # see indi_edge.timesampling.P_T
+    p_t: str = "bias_t1"             # see indi_edge.training.timesampling.P_T
     p_t_a: float = 0.5               # a of linear_a
     eps: float = 0.0                 # noise on y, in [-1, 1] units
     eps_schedule: str = "constant"

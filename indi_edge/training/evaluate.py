@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import zlib
 from pathlib import Path
 from typing import Callable, Sequence
@@ -18,8 +17,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from indi_edge import atomic, degrade, metrics, sampling
-from indi_edge.data import TASKS, HeldoutPair, heldout_pairs, split_size
+from indi_edge import atomic, metrics, sampling
+from indi_edge.training.data import degrade
+from indi_edge.training.data.corpus import split_size
+from indi_edge.training.data.tasks import TASKS, HeldoutPair, heldout_pairs
 
 ModelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Baseline = Callable[[HeldoutPair], np.ndarray]  # -> restored float32 [H, W, 3] in [-1, 1]
@@ -32,14 +33,14 @@ RICHARDSON_LUCY_ITERATIONS = 30
 # --- model loading (one place, so other model formats can be added beside it) -----------------
 
 def load_model(path: str | Path) -> tuple[ModelFn, dict[str, str]]:
-    """A numpy model_fn and the model file's metadata from a .safetensors file (indi_edge.nn.save).
+    """A numpy model_fn and the model file's metadata from a .safetensors file (indi_edge.training.nn.save).
     Runs torch on CPU in float32 without gradients."""
     path = Path(path)
     if path.suffix != ".safetensors":
-        raise ValueError(f"eval reads .safetensors weights (indi_edge.nn.save); got {path.name}")
+        raise ValueError(f"eval reads .safetensors weights (indi_edge.training.nn.save); got {path.name}")
     import torch
 
-    from indi_edge import nn
+    from indi_edge.training import nn
 
     network = nn.load(path)
     metadata = nn.read_metadata(path)
@@ -152,7 +153,7 @@ def evaluate(model_fn: ModelFn | None, task: str, steps: Sequence[int] = (1, 2, 
              limit: int | None = None, baselines: bool = True, progress: bool = True, split: str = "heldout",
              strength: float = 1.0) -> dict:
     """Score the input, the task's classical baselines and model_fn at each step count on the
-    held-out pairs (data.heldout_pairs(task, seed, size, limit); split "train": the training photos, the
+    held-out pairs (tasks.heldout_pairs(task, seed, size, limit); split "train": the training photos, the
     overfit check; "video": frames of real footage). size None: the split's crop size (data.SPLIT_SIZES).
     model_fn None: baselines only. strength: the model rows' strength (restore), as a Restorer applies it.
 
@@ -254,16 +255,6 @@ def markdown_table(result: dict) -> str:
     for row in result["rows"]:
         lines.append(f"| {row_label(row)} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['detail']:.3f} |")
     return "\n".join(lines)
-
-
-def write_text(text: str, path: str | Path) -> None:
-    atomic.write_text(path, text)
-
-
-def write_json(result: dict, path: str | Path) -> None:
-    """The result as strict JSON; an infinite PSNR (identical images) is written as the string "Infinity"."""
-    strict = json.loads(json.dumps(result), parse_constant=str)
-    write_text(json.dumps(strict, indent=2, allow_nan=False) + "\n", path)
 
 
 def plot_perception_distortion(result: dict, path: str | Path) -> None:

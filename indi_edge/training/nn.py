@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-from indi_edge.conditioning import check_input, timestep_embedding
-from indi_edge import naf
-from indi_edge.naf import NAFConfig, NAFUNet
+from indi_edge.training import naf
+from indi_edge.training.conditioning import check_input, timestep_embedding
+from indi_edge.training.naf import NAFConfig, NAFUNet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,7 +258,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Network:
     except Exception as err:  # safetensors raises its own error types for corrupt files
         raise ValueError(f"{path} is not a readable safetensors weights file: {err}") from err
     if CONFIG_KEY not in meta:
-        raise ValueError(f"{path} has no {CONFIG_KEY!r} metadata; was it written by indi_edge.nn.save?")
+        raise ValueError(f"{path} has no {CONFIG_KEY!r} metadata; was it written by indi_edge.training.nn.save?")
     model = build(config_from_json(meta[CONFIG_KEY]))
     model.load_state_dict(state)
     return model.to(device).eval()

@@ -81,7 +81,7 @@ def copy_complete(source: Path, target: Path) -> None:
 
 def read_photos(cache: Path | None = None):
     """[(name, float32 [H, W, 3] RGB in [0, 1])] of the cached corpus; a clear error when it is not fetched."""
-    from indi_edge.data import read_image_file
+    from indi_edge.training.data.corpus import read_image_file
 
     cache = default_cache() if cache is None else Path(cache)
     absent = missing(cache)

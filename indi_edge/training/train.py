@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from indi_edge import nn as unet
-from indi_edge.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-from indi_edge.losses import restoration_loss
 from indi_edge.cpu_features import bf16_skip_reason, cpu_features
 from indi_edge.model_info import ModelInfo
-from indi_edge.pairs import BatchSource, PairSource
-from indi_edge.timesampling import sample_t
-from indi_edge.train_config import TrainConfig, learning_rate
+from indi_edge.training import nn as unet
+from indi_edge.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from indi_edge.training.data.pairs import BatchSource, PairSource
+from indi_edge.training.losses import restoration_loss
+from indi_edge.training.timesampling import sample_t
+from indi_edge.training.train_config import TrainConfig, learning_rate
 
 WEIGHTS = "weights.safetensors"  # EMA weights + ModelInfo: what export and fine-tuning read
 LOG = "log.jsonl"

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from indi_edge import degrade
+from indi_edge.training.data import degrade
 
 
 def dead_leaves(rng: np.random.Generator, size: int = 512, r_min: float = 2.0, coverage: float = 6.0,

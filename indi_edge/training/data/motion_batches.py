@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 import torch
 
-from indi_edge import batch_ops, degrade
-from indi_edge.data import MotionDeblur, train_images
-from indi_edge.dead_leaves import DEFOCUS_RADII, DeadLeavesPool, palette_from
+from indi_edge.training.data import batch_ops, degrade
+from indi_edge.training.data.corpus import train_images
+from indi_edge.training.data.dead_leaves import DEFOCUS_RADII, DeadLeavesPool, palette_from
+from indi_edge.training.data.tasks import MotionDeblur
 
 
 @dataclasses.dataclass
@@ -85,7 +86,7 @@ class MotionDeblurBatches:
         photos = [img for _, img in train_images(dead_leaves_count=0)]
         self.palette = palette_from(photos)  # from the package photos alone, so dead leaves stay as they were
         if debian_photos:
-            from indi_edge.photo_corpus import read_photos
+            from indi_edge.training.data.photo_corpus import read_photos
 
             photos += [img for _, img in read_photos()]
         photos = shrunk_copies(photos, photo_scales, min_side=pool_size)

@@ -6,7 +6,7 @@ A pair source (PairSource) is anything with
 
 returning the clean image x and the degraded y, each float32 [crop, crop, 3] RGB in [-1, 1]. The training
 loop only sees this method: paired folders (here) and synthetic degradations of the built-in corpus
-(indi_edge.data) are interchangeable.
+(indi_edge.training.data.corpus) are interchangeable.
 """
 from __future__ import annotations
 

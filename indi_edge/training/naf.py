@@ -24,10 +24,10 @@ import dataclasses
 import json
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-from indi_edge.conditioning import check_input, timestep_embedding
+from indi_edge.training.conditioning import check_input, timestep_embedding
 
 ARCH = "naf"
 
