@@ -56,7 +56,7 @@ def cpu_hours(run: Path) -> float:
     return (total + last) / 3600
 
 
-def gains(weights: Path, split: str) -> tuple[float, float]:
+def gains(weights: Path, task: str, split: str) -> tuple[float, float]:
     """(mean, worst) N=1 gain in dB over the degraded input on `split`, strength 1."""
     import torch
 
@@ -64,7 +64,7 @@ def gains(weights: Path, split: str) -> tuple[float, float]:
 
     torch.set_num_threads(1)  # leave the other core to whatever shares the machine
     model_fn, _ = evaluate.load_model(weights)
-    result = evaluate.evaluate(model_fn, "motion-deblur", steps=(1,), baselines=False, progress=False, split=split)
+    result = evaluate.evaluate(model_fn, task, steps=(1,), baselines=False, progress=False, split=split)
     before, after = result["rows"][0]["per_image"], result["rows"][1]["per_image"]
     diffs = [after[k]["psnr"] - before[k]["psnr"] for k in before]
     return sum(diffs) / len(diffs), min(diffs)
@@ -86,7 +86,7 @@ def plot(table: list[dict], path: Path, title: str) -> None:
     ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
     ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set(xlabel="training CPU-hours", ylabel="gain over blurred input at N=1 (dB)", title=title)
+    ax.set(xlabel="training CPU-hours", ylabel="gain over the degraded input at N=1 (dB)", title=title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     partial = path.with_name(path.stem + ".partial.png")
@@ -115,6 +115,7 @@ def main() -> None:
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after --: the indi-edge train arguments
     args, train_args = parser.parse_args(argv[:split]), argv[split + 1:]
+    task = train_args[train_args.index("--task") + 1] if "--task" in train_args else "motion-deblur"
     csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table = rows(csv_path)
@@ -127,15 +128,15 @@ def main() -> None:
         wall_h += (time.perf_counter() - start) / 3600
         cpu_h = scored_h = cpu_hours(args.run)
         weights = args.run / "weights.safetensors"
-        held, held_worst = gains(weights, "heldout")
-        video, video_worst = gains(weights, "video")
+        held, held_worst = gains(weights, task, "heldout")
+        video, video_worst = gains(weights, task, "video")
         log = last_log(args.run)
         table.append({"segment": len(table) + 1, "step": log["step"], "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
                       "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
                       "time": time.strftime("%Y-%m-%d %H:%M")})
         write_rows(table, csv_path)
-        plot(table, png_path, f"{args.run.name}: motion-deblur from scratch")
+        plot(table, png_path, f"{args.run.name}: {task} from scratch")
         print(f"segment {len(table)}: step {log['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
               f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f})", flush=True)
 

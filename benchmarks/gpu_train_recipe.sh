@@ -18,7 +18,7 @@
 # here, e.g. `INDI_EDGE_PHOTOS=.photo_cache indi-edge fetch-photos` and carry .photo_cache; 0: off), WORKERS (min(nproc-2, 12)),
 # MINUTES, SEED (0), DEVICE (cuda if torch sees one, else cpu), PYTHON (python3), LOSS (psnr), NO_HARM (0),
 # DEAD_LEAVES_SHARE (0.5: the share of windows from fresh dead leaves rather than the 20 photos), PHOTO_SCALES
-# (1,0.75,0.5: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off), SOFT_RADII (4,8,12,16:
+# (1,0.5,0.25, the campaign's: the photos also shrunk), CHANNEL_SHUFFLE (1: RGB order drawn per sample; 0: off), SOFT_RADII (4,8,12,16:
 # defocused photo copies as soft clean targets, so depth of field is kept, not sharpened; "none": off), SOFT_LEAVES_SHARE
 # (1.0: dead leaves with a shallow depth of field), SOFT_LEAVES_RADII (2,24: their background's lens disk radii, px).
 # The defaults are the
@@ -44,7 +44,7 @@ run="${RUN_DIR:-/tmp/indi_edge_gpu_run}"
 rm -rf "$run"  # a fresh run every time (the log would append)
 
 echo "device $device, preset $preset, init $init, batch ${BATCH:-64}, crop ${CROP:-128}, workers $workers, ${MINUTES:-6.5} min," \
-     "loss ${LOSS:-psnr}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.5}, photo scales ${PHOTO_SCALES:-1,0.75,0.5}," \
+     "loss ${LOSS:-psnr}, no-harm ${NO_HARM:-0}, dead leaves ${DEAD_LEAVES_SHARE:-0.5}, photo scales ${PHOTO_SCALES:-1,0.5,0.25}," \
      "Debian photos ${DEBIAN_PHOTOS:-1}, channel shuffle ${CHANNEL_SHUFFLE:-1}, soft radii ${SOFT_RADII:-4,8,12,16}, soft leaves ${SOFT_LEAVES_SHARE:-1.0} (radii ${SOFT_LEAVES_RADII:-2,24})" | tee "$out/summary.txt"
 shuffle_args=()
 [ "${CHANNEL_SHUFFLE:-1}" = "0" ] || shuffle_args=(--channel-shuffle)
@@ -54,7 +54,7 @@ soft_args=()
 [ "${SOFT_RADII:-4,8,12,16}" = "none" ] || soft_args=(--soft-radii "${SOFT_RADII:-4,8,12,16}")
 "$py" -m indi_edge.cli train --task motion-deblur --out "$run" --preset "$preset" "${init_args[@]}" \
     --loss "${LOSS:-psnr}" --no-harm "${NO_HARM:-0}" --dead-leaves-share "${DEAD_LEAVES_SHARE:-0.5}" \
-    --photo-scales "${PHOTO_SCALES:-1,0.75,0.5}" "${shuffle_args[@]}" "${soft_args[@]}" "${photo_args[@]}" \
+    --photo-scales "${PHOTO_SCALES:-1,0.5,0.25}" "${shuffle_args[@]}" "${soft_args[@]}" "${photo_args[@]}" \
     --soft-leaves-share "${SOFT_LEAVES_SHARE:-1.0}" --soft-leaves-radii "${SOFT_LEAVES_RADII:-2,24}" \
     --steps 1000000 --batch "${BATCH:-64}" --crop "${CROP:-128}" --lr "${LR:-1e-3}" --warmup 500 --grad-clip 1.0 --ema 0.999 --p-t bias_t1 \
     --seed "${SEED:-0}" --default-steps 2 --save-every 1000 --device "$device" --workers "$workers" \
