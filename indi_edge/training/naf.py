@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from indi_edge.training.conditioning import check_input, timestep_embedding
+from indi_edge.training.conditioning import TimeConditioned
 
 ARCH = "naf"
 
@@ -141,7 +141,7 @@ class Blocks(nn.Module):
         return x
 
 
-class NAFUNet(nn.Module):
+class NAFUNet(TimeConditioned):
     """F(x_t, t): x [N, 3, H, W] in [-1, 1], t [N] float -> x0 [N, 3, H, W] (global residual)."""
 
     def __init__(self, config: NAFConfig = NAFConfig()):
@@ -162,17 +162,8 @@ class NAFUNet(nn.Module):
         nn.init.zeros_(self.ending.weight)  # starts as x0 = x_t: the identity, like edge-s
         nn.init.zeros_(self.ending.bias)
 
-    @property
-    def multiple(self) -> int:
-        return self.config.multiple
-
-    def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
-        check_input(x, t, self.config.in_channels, self.multiple, len(self.config.multipliers))
-
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if not torch.compiler.is_compiling():
-            self.check_input(x, t)
-        temb = self.time_mlp(timestep_embedding(t, self.config.width).to(x.dtype))
+        temb = self.embed_time(x, t)
         s = self.config.stem
         h = self.intro(F.pixel_unshuffle(x, s) if s > 1 else x)
         skips = []

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from indi_edge.training import naf
-from indi_edge.training.conditioning import check_input, timestep_embedding
+from indi_edge.training.conditioning import TimeConditioned
 from indi_edge.training.naf import NAFConfig, NAFUNet
 
 
@@ -109,7 +109,7 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
-class UNet(nn.Module):
+class UNet(TimeConditioned):
     """F(x_t, t): x [N, 3, H, W] in [-1, 1], t [N] float -> x0 [N, 3, H, W]."""
 
     def __init__(self, config: UNetConfig = UNetConfig()):
@@ -151,17 +151,8 @@ class UNet(nn.Module):
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
-    @property
-    def multiple(self) -> int:
-        return self.config.multiple
-
-    def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
-        check_input(x, t, self.config.in_channels, self.multiple, len(self.config.multipliers))
-
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if not torch.compiler.is_compiling():
-            self.check_input(x, t)
-        temb = self.time_mlp(timestep_embedding(t, self.config.channels).to(x.dtype))
+        temb = self.embed_time(x, t)
         s = self.config.stem
         h = self.conv_in(F.pixel_unshuffle(x, s) if s > 1 else x)
         skips = [h]
