@@ -2,6 +2,7 @@
 # Resume a training campaign from its committed checkpoint (or start it), from the repository root:
 #
 #     bash benchmarks/campaign_run.sh motion      # motion-deblur, naf-s-dense: campaign/motion-naf-s-dense
+#     bash benchmarks/campaign_run.sh denoise     # denoise (sigma 25), naf-s-dense: campaign/denoise-naf-s-dense
 #
 # It trains in 30-CPU-minute segments and scores each (benchmarks/campaign.py), growing
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
@@ -18,5 +19,9 @@ case "${1:-}" in
       --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" -- \
       --task motion-deblur "${net[@]}" --photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 \
       --soft-leaves-share 1.0 --soft-leaves-radii 2,24 --channel-shuffle --debian-photos ;;
-  *) echo "usage: $0 motion" >&2; exit 2 ;;
+  denoise)
+    exec python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
+      --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" -- \
+      --task denoise "${net[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
+  *) echo "usage: $0 motion|denoise" >&2; exit 2 ;;
 esac

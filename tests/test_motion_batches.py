@@ -119,8 +119,11 @@ def test_dead_leaves_share_reaches_the_motion_deblur_source_only():
     assert pair_source("motion-deblur", "cpu", dead_leaves_share=None).dead_leaves_share == 0.3
     with pytest.raises(ValueError, match="--dead-leaves-share applies to --task motion-deblur only"):
         pair_source("denoise", "cpu", dead_leaves_share=0.5)
-    with pytest.raises(ValueError, match="--photo-scales, --channel-shuffle apply to"):
+    with pytest.raises(ValueError, match="--channel-shuffle applies to --task motion-deblur only"):
         pair_source("jpeg", "cpu", photo_scales=(1.0, 0.5), channel_shuffle=True)
+    shrunk = pair_source("denoise", "cpu", photo_scales=(1.0, 0.5))
+    assert len(shrunk.images) > len(corpus.train_images()) and "astronaut@0.5" in shrunk.names
+    assert sum(name.startswith("dead_leaves") for name in shrunk.names) == corpus.DEAD_LEAVES
     with pytest.raises(ValueError, match="--soft-radii applies to"):
         pair_source("sr4", "cpu", soft_radii=(2.0,))
     assert len(pair_source("motion-deblur", "cpu", soft_radii=(3.0,)).photos) == 2 * len(corpus.TRAIN_FILES)

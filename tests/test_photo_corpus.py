@@ -54,3 +54,13 @@ def test_motion_batches_draw_from_the_debian_photos(tiny_cache):
     assert len(more.photos) == len(plain.photos) + 22
     x, y = more.batch(seed=0, step=1, size=4, crop=64)
     assert x.shape == (4, 3, 64, 64) and torch.isfinite(y).all()
+
+
+def test_the_other_tasks_draw_from_the_debian_photos_too(tiny_cache):
+    from indi_edge.training.data.sources import pair_source
+
+    pairs = pair_source("denoise", "cpu", debian_photos=True, photo_scales=(1.0, 0.5))
+    names = pairs.names
+    assert sum(name.startswith("debian_") and "@" not in name for name in names) == len(photo_corpus.PHOTOS)
+    assert any(name.startswith("debian_") and name.endswith("@0.5") for name in names)
+    assert any(name.startswith("dead_leaves") for name in names)

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
                         help="motion-deblur: the share of training windows cut from fresh dead-leaves images "
                              "rather than the photos (default 0.3); the photos are few, the dead leaves endless")
     parser.add_argument("--photo-scales", type=numbers, metavar="S,S,...",
-                        help="motion-deblur: also train on the photos shrunk by these factors, e.g. 1,0.7,0.5 "
+                        help="every built-in task: also train on the photos shrunk by these factors, e.g. 1,0.7,0.5 "
                              "(default 1: as they are); more scales, less memorising of the few photos")
     parser.add_argument("--soft-radii", type=numbers, metavar="R,R,...",
                         help="motion-deblur: also train on defocused copies of the photos (lens disks of these "
@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
                         help="motion-deblur: the range of those backgrounds' lens-disk radii in px (default 2,12); "
                              "wider for footage with strong bokeh")
     parser.add_argument("--debian-photos", action="store_true", default=None,
-                        help="motion-deblur: add the 22 Debian photographs (fetch them first: indi-edge fetch-photos)")
+                        help="every built-in task: add the 22 Debian photographs (fetch them first: indi-edge fetch-photos)")
     parser.add_argument("--channel-shuffle", action="store_true", default=None,
                         help="motion-deblur: put each sample's RGB channels in a random order")
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, weights, log")

@@ -116,8 +116,34 @@ def train_images(dead_leaves_count: int = DEAD_LEAVES) -> list[NamedImage]:
 
     Package images (TRAIN_FILES) then `dead_leaves_count` seeded dead-leaves images."""
     images = [(name, _load(module, pip, rel)) for name, module, pip, rel in TRAIN_FILES]
-    images += [(f"dead_leaves_{i}", _dead_leaves(i, DEAD_LEAVES_SIZE)) for i in range(dead_leaves_count)]
-    return images
+    return images + dead_leaves_images(dead_leaves_count)
+
+
+def dead_leaves_images(count: int = DEAD_LEAVES) -> list[NamedImage]:
+    """The training split's seeded dead-leaves images, read-only."""
+    return [(f"dead_leaves_{i}", _dead_leaves(i, DEAD_LEAVES_SIZE)) for i in range(count)]
+
+
+def training_photos(scales: tuple[float, ...] = (1.0,), debian_photos: bool = False,
+                    min_side: int = 0) -> list[NamedImage]:
+    """The training photographs (no dead leaves): the package photos, with the Debian photographs
+    (photo_corpus.py) where asked, each also shrunk by `scales` ("name@0.5"; area interpolation),
+    leaving out shrunk copies whose shorter side falls under `min_side`."""
+    photos = train_images(dead_leaves_count=0)
+    if debian_photos:
+        from indi_edge.training.data.photo_corpus import read_photos
+
+        photos += read_photos()
+    out = []
+    for name, img in photos:
+        for scale in scales:
+            if scale == 1:
+                out.append((name, img))
+                continue
+            h, w = (round(side * scale) for side in img.shape[:2])
+            if min(h, w) >= min_side:
+                out.append((f"{name}@{scale:g}", cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)))
+    return out
 
 
 def heldout_images() -> list[NamedImage]:

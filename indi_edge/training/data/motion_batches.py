@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import cv2
 import numpy as np
 import torch
 
 from indi_edge.training.data import batch_ops, degrade
-from indi_edge.training.data.corpus import train_images
+from indi_edge.training.data.corpus import train_images, training_photos
 from indi_edge.training.data.dead_leaves import DEFOCUS_RADII, DeadLeavesPool, palette_from
 from indi_edge.training.data.tasks import MotionDeblur
 
@@ -83,13 +82,9 @@ class MotionDeblurBatches:
         self.soft_leaves_share, self.soft_leaves_radii = soft_leaves_share, tuple(soft_leaves_radii)
         self.channel_shuffle = channel_shuffle
         self.pool_slots, self.pool_size = pool_slots, pool_size
-        photos = [img for _, img in train_images(dead_leaves_count=0)]
-        self.palette = palette_from(photos)  # from the package photos alone, so dead leaves stay as they were
-        if debian_photos:
-            from indi_edge.training.data.photo_corpus import read_photos
-
-            photos += [img for _, img in read_photos()]
-        photos = shrunk_copies(photos, photo_scales, min_side=pool_size)
+        # the palette from the package photos alone, so dead leaves stay as they were
+        self.palette = palette_from([img for _, img in train_images(dead_leaves_count=0)])
+        photos = [img for _, img in training_photos(photo_scales, debian_photos, min_side=pool_size)]
         photos = photos + defocused_copies(photos, soft_radii)
         self.photo_shapes = [img.shape[:2] for img in photos]
         self.photos = [self.to_device(img) for img in photos]
@@ -145,20 +140,6 @@ class MotionDeblurBatches:
 
     def batch(self, seed: int, step: int, size: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.realise(self.plan(seed, step, size, crop))
-
-
-def shrunk_copies(photos: list[np.ndarray], scales: tuple[float, ...], min_side: int) -> list[np.ndarray]:
-    """Each photo at each scale (1: itself), leaving out shrunk copies shorter than min_side."""
-    out = []
-    for img in photos:
-        for scale in scales:
-            if scale == 1:
-                out.append(img)
-                continue
-            h, w = (round(side * scale) for side in img.shape[:2])
-            if min(h, w) >= min_side:
-                out.append(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA))
-    return out
 
 
 def defocused_copies(photos: list[np.ndarray], radii: tuple[float, ...]) -> list[np.ndarray]:
