@@ -95,18 +95,28 @@ def local_address(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def triton_files() -> tuple[Path, Path, Path]:
-    """(tritonserver binary, its shared libraries folder, the Python-backend stub for this Python)."""
+@dataclasses.dataclass(frozen=True)
+class TritonFiles:
+    """Where the [serve] extra's Triton lives: the server binary, its shared libraries, Triton's
+    Python backend, and the backend's stub built for this Python version."""
+    binary: Path
+    libs: Path
+    python_backend: Path
+    stub: Path
+
+
+def triton_files() -> TritonFiles:
     try:
         from pytriton.utils.distribution import get_libs_path, get_root_module_path, get_stub_path
     except ImportError as err:
         raise ImportError(INSTALL_HINT) from err
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     server = get_root_module_path() / "tritonserver"
-    stub = get_stub_path(version)
-    if not stub.is_file():
+    files = TritonFiles(server / "bin" / "tritonserver", get_libs_path(), server / "backends" / "python",
+                        get_stub_path(version))
+    if not files.stub.is_file():
         raise RuntimeError(f"PyTriton ships no Triton Python-backend stub for Python {version}")
-    return server / "bin" / "tritonserver", get_libs_path(), stub
+    return files
 
 
 def _interrupt(signum, frame):
@@ -137,12 +147,12 @@ class RestorerServer:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> "RestorerServer":
-        binary, libs, stub = triton_files()
+        files = triton_files()
         self._workspace = Path(tempfile.mkdtemp(prefix="indi-edge-serve-"))
         try:
-            repo, backends = self._write_repository(), self._python_backend(stub)
+            repo, backends = self._write_repository(), self._python_backend(files)
             log = (self._workspace / "triton.log").open("wb")
-            self._process = subprocess.Popen(self._command(binary, repo, backends), env=self._environment(libs),
+            self._process = subprocess.Popen(self._command(files.binary, repo, backends), env=self._environment(files.libs),
                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             log.close()
             self._wait_ready()
@@ -195,17 +205,15 @@ class RestorerServer:
         (version / SETTINGS_FILE).write_text(json.dumps(settings))
         return repo
 
-    def _python_backend(self, stub: Path) -> Path:
-        """A backend folder holding Triton's Python backend with the stub for this Python version."""
-        import pytriton.utils.distribution as dist
-
-        source = dist.get_root_module_path() / "tritonserver" / "backends" / "python"
+    def _python_backend(self, files: TritonFiles) -> Path:
+        """A backend folder holding Triton's Python backend with the stub for this Python version
+        (where Triton looks for it: beside the backend's library)."""
         target = self._workspace / "backends" / "python"
         target.mkdir(parents=True)
-        for item in source.iterdir():
+        for item in files.python_backend.iterdir():
             if item.is_file():
                 (target / item.name).symlink_to(item)
-        shutil.copy(stub, target / "triton_python_backend_stub")
+        shutil.copy(files.stub, target / "triton_python_backend_stub")
         return target.parent
 
     def _command(self, binary: Path, repo: Path, backends: Path) -> list[str]:
