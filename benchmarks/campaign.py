@@ -74,7 +74,7 @@ def last_log(run: Path) -> dict:
     return json.loads((run / "log.jsonl").read_text().splitlines()[-1])
 
 
-def plot(table: list[dict], path: Path, title: str) -> None:
+def plot(table: list[dict], path: Path, title: str, references: dict[str, float] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,6 +86,8 @@ def plot(table: list[dict], path: Path, title: str) -> None:
     ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
     ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
     ax.axhline(0, color="grey", lw=0.5)
+    for i, (label, gain) in enumerate((references or {}).items()):  # what the model is to beat, same protocol
+        ax.axhline(gain, color=f"C{i + 2}", ls="--", lw=1, label=label)
     ax.set(xlabel="training CPU-hours", ylabel="gain over the degraded input at N=1 (dB)", title=title)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -112,10 +114,13 @@ def main() -> None:
     parser.add_argument("--curve", type=Path, required=True, help="writes CURVE.csv and CURVE.png")
     parser.add_argument("--segment", type=float, default=30.0, help="CPU minutes of training between scores")
     parser.add_argument("--until-cpu-h", type=float, default=8.0, help="stop once the run has this many CPU-hours")
+    parser.add_argument("--reference", action="append", default=[], metavar="LABEL=DB",
+                        help="a dashed line on the plot: another method's held-out gain on the same protocol")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after --: the indi-edge train arguments
     args, train_args = parser.parse_args(argv[:split]), argv[split + 1:]
     task = train_args[train_args.index("--task") + 1] if "--task" in train_args else "motion-deblur"
+    references = {label: float(gain) for label, _, gain in (r.rpartition("=") for r in args.reference)}
     csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table = rows(csv_path)
@@ -136,7 +141,7 @@ def main() -> None:
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
                       "time": time.strftime("%Y-%m-%d %H:%M")})
         write_rows(table, csv_path)
-        plot(table, png_path, f"{args.run.name}: {task} from scratch")
+        plot(table, png_path, f"{args.run.name}: {task} from scratch", references)
         print(f"segment {len(table)}: step {log['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
               f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f})", flush=True)
 

@@ -16,12 +16,14 @@ net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --lr 1e-3 --warm
 case "${1:-}" in
   motion)
     exec python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense" \
-      --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" -- \
+      --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
+      --reference "shipped edge-s (N=1, strength 0.35)=0.44" --reference "target, N=1 (strength >= 0.8)=2.5" -- \
       --task motion-deblur "${net[@]}" --photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 \
       --soft-leaves-share 1.0 --soft-leaves-radii 2,24 --channel-shuffle --debian-photos ;;
   denoise)
     exec python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
-      --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" -- \
+      --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
+      --reference "shipped edge-s (N=2)=8.83" --reference "BM3D=10.20" -- \
       --task denoise "${net[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
   *) echo "usage: $0 motion|denoise" >&2; exit 2 ;;
 esac
