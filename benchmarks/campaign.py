@@ -74,6 +74,15 @@ def last_log(run: Path) -> dict:
     return json.loads((run / "log.jsonl").read_text().splitlines()[-1])
 
 
+def checkpoint_step(run: Path) -> int:
+    """The step of the weights on disk: the checkpoint's, not the log's last line (after a cut-off
+    session the log runs past the last checkpoint)."""
+    from safetensors import safe_open
+
+    with safe_open(str(run / "checkpoint.safetensors"), "np") as f:
+        return int(f.metadata()["step"])
+
+
 def plot(table: list[dict], path: Path, title: str, references: dict[str, float] | None = None) -> None:
     import matplotlib
 
@@ -85,6 +94,10 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     ax.plot(hours, [float(r["heldout_gain"]) for r in table], "o-", label="held-out, mean")
     ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
     ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
+    lost = rows(path.with_name(path.stem + "_lost.csv"))
+    if lost:  # scored weights whose checkpoint never landed: the run resumed from an earlier one
+        ax.plot([float(r["cpu_h"]) for r in lost], [float(r["heldout_gain"]) for r in lost], "x", color="grey",
+                label="held-out, weights lost (checkpoint not committed)")
     ax.axhline(0, color="grey", lw=0.5)
     for i, (label, gain) in enumerate((references or {}).items()):  # what the model is to beat, same protocol
         ax.axhline(gain, color=f"C{i + 2}", ls="--", lw=1, label=label)
@@ -136,13 +149,13 @@ def main() -> None:
         held, held_worst = gains(weights, task, "heldout")
         video, video_worst = gains(weights, task, "video")
         log = last_log(args.run)
-        table.append({"segment": len(table) + 1, "step": log["step"], "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
+        table.append({"segment": len(table) + 1, "step": checkpoint_step(args.run), "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
                       "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
                       "time": time.strftime("%Y-%m-%d %H:%M")})
         write_rows(table, csv_path)
         plot(table, png_path, f"{args.run.name}: {task} from scratch", references)
-        print(f"segment {len(table)}: step {log['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
+        print(f"segment {len(table)}: step {table[-1]['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
               f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f})", flush=True)
 
 
