@@ -9,6 +9,11 @@ them, and a segment cut off with its session still counts what it spent (the ste
 checkpoint are trained again). A segment trained but not scored (cut off while scoring) is scored
 first. The curve grows across sessions: commit RUN's checkpoint, the CSV and the PNG.
 
+A branch (--branch-of BASE) starts from BASE's current EMA weights, copied once into RUN/init.safetensors
+(with BASE's step and CPU-hours in RUN/branch.json), and is scored on the campaign's axis: BASE's CPU-hours
+at the branch point plus the branch's own. It is how a learning-rate decay is tried off a constant-lr
+campaign without stopping it for good; it ends when its --steps are done.
+
     python benchmarks/campaign.py RUN --curve benchmarks/results/campaign_motion --segment 30 \\
         --until-cpu-h 8 -- --task motion-deblur --preset naf-s-dense --lr 1e-3 ...   # train args after --
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -34,9 +40,10 @@ def rows(path: Path) -> list[dict]:
 
 
 def train_segment(run: Path, train_args: list[str], minutes: float) -> None:
-    """One segment of training (resumed when the run has a checkpoint)."""
+    """One segment of training (resumed when the run has a checkpoint; a branch starts from its init)."""
     resume = ["--resume"] if (run / "checkpoint.safetensors").is_file() else []
-    command = [sys.executable, "-m", "indi_edge.cli", "train", *train_args, "--out", str(run), *resume,
+    init = ["--init", str(run / "init.safetensors")] if (run / "branch.json").is_file() and not resume else []
+    command = [sys.executable, "-m", "indi_edge.cli", "train", *train_args, "--out", str(run), *resume, *init,
                "--cpu-limit", str(minutes), "--quiet"]
     subprocess.run(command, check=True)
 
@@ -54,6 +61,25 @@ def cpu_hours(run: Path) -> float:
             total += last
         last = cpu
     return (total + last) / 3600
+
+
+def start_branch(run: Path, base: Path) -> float:
+    """Copy BASE's EMA weights into RUN once and record where the branch left BASE; returns BASE's
+    CPU-hours at that point (the branch's offset on the campaign's axis)."""
+    record = run / "branch.json"
+    if not record.is_file():
+        run.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(base / "weights.safetensors", run / "init.safetensors")
+        record.write_text(json.dumps({"base": base.name, "base_step": checkpoint_step(base),
+                                      "base_cpu_h": round(cpu_hours(base), 3)}, indent=2) + "\n")
+    return json.loads(record.read_text())["base_cpu_h"]
+
+
+def finished(run: Path) -> bool:
+    """True once the run's checkpoint is at its configured last step."""
+    config = run / "train_config.json"
+    return (run / "checkpoint.safetensors").is_file() and config.is_file() \
+        and checkpoint_step(run) >= json.loads(config.read_text())["steps"]
 
 
 def gains(weights: Path, task: str, split: str) -> tuple[float, float]:
@@ -129,6 +155,8 @@ def main() -> None:
     parser.add_argument("--until-cpu-h", type=float, default=8.0, help="stop once the run has this many CPU-hours")
     parser.add_argument("--reference", action="append", default=[], metavar="LABEL=DB",
                         help="a dashed line on the plot: another method's held-out gain on the same protocol")
+    parser.add_argument("--branch-of", type=Path, metavar="BASE",
+                        help="start from BASE run's current weights (once) and score on BASE's CPU-hour axis")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after --: the indi-edge train arguments
     args, train_args = parser.parse_args(argv[:split]), argv[split + 1:]
@@ -137,14 +165,20 @@ def main() -> None:
     csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table = rows(csv_path)
+    offset_h = start_branch(args.run, args.branch_of) if args.branch_of else 0.0
     wall_h = float(table[-1]["wall_h"]) if table else 0.0
-    scored_h = float(table[-1]["cpu_h"]) if table else 0.0
-    while cpu_hours(args.run) < args.until_cpu_h:
+    scored_h = float(table[-1]["cpu_h"]) - offset_h if table else 0.0  # this run's own CPU-hours
+    title = f"{args.run.name}: {task} " + (f"branched off {args.branch_of.name} at {offset_h:.2f} CPU-h"
+                                          if args.branch_of else "from scratch")
+    while offset_h + cpu_hours(args.run) < args.until_cpu_h:
         start = time.perf_counter()
         if cpu_hours(args.run) - scored_h < 0.05 * args.segment / 30:  # else: trained, not yet scored
+            if finished(args.run):
+                break
             train_segment(args.run, train_args, args.segment)
         wall_h += (time.perf_counter() - start) / 3600
-        cpu_h = scored_h = cpu_hours(args.run)
+        scored_h = cpu_hours(args.run)
+        cpu_h = offset_h + scored_h
         weights = args.run / "weights.safetensors"
         held, held_worst = gains(weights, task, "heldout")
         video, video_worst = gains(weights, task, "video")
@@ -154,7 +188,7 @@ def main() -> None:
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
                       "time": time.strftime("%Y-%m-%d %H:%M")})
         write_rows(table, csv_path)
-        plot(table, png_path, f"{args.run.name}: {task} from scratch", references)
+        plot(table, png_path, title, references)
         print(f"segment {len(table)}: step {table[-1]['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
               f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f})", flush=True)
 

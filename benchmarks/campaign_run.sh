@@ -3,6 +3,8 @@
 #
 #     bash benchmarks/campaign_run.sh motion      # motion-deblur, naf-s-dense: campaign/motion-naf-s-dense
 #     bash benchmarks/campaign_run.sh denoise     # denoise (sigma 25), naf-s-dense: campaign/denoise-naf-s-dense
+#     bash benchmarks/campaign_run.sh denoise-decay   # a cosine lr decay branched off that campaign's weights
+#     bash benchmarks/campaign_run.sh motion-decay    # (once; resumed like the rest): campaign/<run>-decay
 #
 # It trains in 30-CPU-minute segments and scores each (benchmarks/campaign.py), growing
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
@@ -13,17 +15,31 @@ cd "$(dirname "$0")/.."
 root="${ROOT:-$PWD}"
 net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --lr 1e-3 --warmup 500 --lr-schedule constant
      --grad-clip 1 --loss psnr --amp auto --threads "${THREADS:-1}" --save-every 250)
+# A decay branch starts from the campaign's EMA weights with a fresh Adam (short warm-up), half the peak lr,
+# cosine down to 1/100 over DECAY_STEPS, on other batches than the campaign's first ones (seed 1).
+decay=(--lr 5e-4 --warmup 200 --lr-schedule cosine --steps "${DECAY_STEPS:-6000}" --seed 1)
+motion_data=(--photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 --soft-leaves-share 1.0
+             --soft-leaves-radii 2,24 --channel-shuffle --debian-photos)
+motion_refs=(--reference "shipped edge-s (N=1, strength 0.35)=0.44" --reference "target, N=1 (strength >= 0.8)=2.5")
+denoise_refs=(--reference "shipped edge-s (N=2)=8.83" --reference "BM3D=10.20")
 case "${1:-}" in
   motion)
     exec python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense" \
       --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
-      --reference "shipped edge-s (N=1, strength 0.35)=0.44" --reference "target, N=1 (strength >= 0.8)=2.5" -- \
-      --task motion-deblur "${net[@]}" --photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 \
-      --soft-leaves-share 1.0 --soft-leaves-radii 2,24 --channel-shuffle --debian-photos ;;
+      "${motion_refs[@]}" -- --task motion-deblur "${net[@]}" "${motion_data[@]}" ;;
+  motion-decay)
+    exec python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense-decay" \
+      --branch-of "$root/campaign/motion-naf-s-dense" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_decay" \
+      --segment 15 --until-cpu-h "${UNTIL:-40}" "${motion_refs[@]}" -- \
+      --task motion-deblur "${net[@]}" "${decay[@]}" "${motion_data[@]}" ;;
   denoise)
     exec python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
       --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
-      --reference "shipped edge-s (N=2)=8.83" --reference "BM3D=10.20" -- \
-      --task denoise "${net[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
-  *) echo "usage: $0 motion|denoise" >&2; exit 2 ;;
+      "${denoise_refs[@]}" -- --task denoise "${net[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
+  denoise-decay)
+    exec python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense-decay" \
+      --branch-of "$root/campaign/denoise-naf-s-dense" --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense_decay" \
+      --segment 15 --until-cpu-h "${UNTIL:-40}" "${denoise_refs[@]}" -- \
+      --task denoise "${net[@]}" "${decay[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
+  *) echo "usage: $0 motion|motion-decay|denoise|denoise-decay" >&2; exit 2 ;;
 esac
