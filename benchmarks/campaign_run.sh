@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${ROOT:-$PWD}"
 net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --lr 1e-3 --warmup 500 --lr-schedule constant
-     --grad-clip 1 --loss psnr --amp auto --threads "${THREADS:-1}" --save-every 250)
+     --grad-clip 1 --loss psnr --amp auto --compile --threads "${THREADS:-1}" --save-every 250)
 # A decay branch starts from the campaign's EMA weights with a fresh Adam (short warm-up), half the peak lr,
 # cosine down to 1/100 over DECAY_STEPS, on other batches than the campaign's first ones (seed 1).
 decay=(--lr 5e-4 --warmup 200 --lr-schedule cosine --steps "${DECAY_STEPS:-6000}" --seed 1)

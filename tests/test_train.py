@@ -285,3 +285,17 @@ def test_a_run_that_goes_nan_stops_before_saving_anything_bad(pairs_dir, tmp_pat
     with pytest.raises(RuntimeError, match=r"(loss became nan|weights hold NaN/Inf) at step \d: stopped without saving"):
         train(config(steps=6, save_every=10, lr=1e30), PairedFolder(pairs_dir), run, progress=False)
     assert not (run / "weights.safetensors").exists() and not (run / "checkpoint.safetensors").exists()
+
+
+def test_compiled_training_takes_the_same_steps_as_eager(pairs_dir, tmp_path):
+    """--compile changes how the step runs, not what it computes: the same losses and weights."""
+    torch.set_num_threads(1)
+    source = PairedFolder(pairs_dir)
+    train(config(steps=20), source, tmp_path / "eager", progress=False)
+    train(config(steps=20), source, tmp_path / "compiled", progress=False, compile=True)
+    eager, compiled = read_log(tmp_path / "eager"), read_log(tmp_path / "compiled")
+    assert compiled[-1]["loss"] == pytest.approx(eager[-1]["loss"], rel=1e-3)
+    a, b = (unet.load(tmp_path / run / "weights.safetensors") for run in ("eager", "compiled"))
+    for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(p, q, atol=1e-4, rtol=1e-3)
+    assert compiled[-1]["cpu_s"] > eager[-1]["cpu_s"]  # the compilation (its compiler processes too) is counted

@@ -62,6 +62,10 @@ def add_arguments(parser) -> None:
                              "fp32. auto: bf16 where it runs natively, else off (default %(default)s)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (0: in the training process)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--compile", action="store_true",
+                        help="run the network's training step through torch.compile (same results; on the CPUs "
+                             "here 2-2.6x fewer CPU-seconds per step with bf16; the first step compiles, in this "
+                             "process so --cpu-limit counts it)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--init", metavar="WEIGHTS", help="start from these weights (fine-tune), e.g. a bundled model's safetensors")
     parser.add_argument("--time-limit", type=float, default=None, metavar="MIN",
@@ -115,7 +119,8 @@ def main(args) -> int:
     summary = train(config, pair_source(args), args.out, resume=args.resume, device=args.device,
                     workers=args.workers, command=args.command_line, progress=not args.quiet,
                     time_limit_s=None if args.time_limit is None else 60 * args.time_limit,
-                    cpu_limit_s=None if args.cpu_limit is None else 60 * args.cpu_limit, init=args.init)
+                    cpu_limit_s=None if args.cpu_limit is None else 60 * args.cpu_limit, init=args.init,
+                    compile=args.compile)
     print(f"trained to step {summary['step']} in {summary['elapsed_s']:.0f} s, loss {summary['loss']:.4f}; "
           f"weights in {args.out}/weights.safetensors")
     return 0
