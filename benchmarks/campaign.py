@@ -76,10 +76,11 @@ def start_branch(run: Path, base: Path) -> float:
 
 
 def finished(run: Path) -> bool:
-    """True once the run's checkpoint is at its configured last step."""
+    """True once the run's log reaches its configured last step (a finished branch needs only its
+    weights, log and config committed, not its 24 MB checkpoint)."""
     config = run / "train_config.json"
-    return (run / "checkpoint.safetensors").is_file() and config.is_file() \
-        and checkpoint_step(run) >= json.loads(config.read_text())["steps"]
+    return config.is_file() and (run / "log.jsonl").is_file() \
+        and last_log(run)["step"] >= json.loads(config.read_text())["steps"]
 
 
 def gains(weights: Path, task: str, split: str) -> tuple[float, float]:
@@ -183,7 +184,8 @@ def main() -> None:
         held, held_worst = gains(weights, task, "heldout")
         video, video_worst = gains(weights, task, "video")
         log = last_log(args.run)
-        table.append({"segment": len(table) + 1, "step": checkpoint_step(args.run), "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
+        step = checkpoint_step(args.run) if (args.run / "checkpoint.safetensors").is_file() else log["step"]
+        table.append({"segment": len(table) + 1, "step": step, "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
                       "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
                       "time": time.strftime("%Y-%m-%d %H:%M")})
