@@ -107,9 +107,10 @@ def test_many_concurrent_clients_get_what_direct_calls_give(server):
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one_client, range(8)))  # 8 clients x 20 requests
-    for got in results:
-        for a, b in zip(got, expected):
-            np.testing.assert_array_equal(a, b)
+    for got in results:  # the server batches requests: another summation order may move a pixel across a
+        for a, b in zip(got, expected):  # rounding boundary (the naf-s-dense denoiser), never more than that
+            diff = np.abs(a.astype(np.int16) - b)
+            assert a.shape == b.shape and diff.max() <= 1 and np.mean(diff > 0) < 0.01
 
 
 BAD_REQUESTS = [  # (id, frames as sent, batched: the array already holds the batch axis, words the error says)
