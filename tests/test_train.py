@@ -285,5 +285,3 @@ def test_a_run_that_goes_nan_stops_before_saving_anything_bad(pairs_dir, tmp_pat
     with pytest.raises(RuntimeError, match=r"(loss became nan|weights hold NaN/Inf) at step \d: stopped without saving"):
         train(config(steps=6, save_every=10, lr=1e30), PairedFolder(pairs_dir), run, progress=False)
     assert not (run / "weights.safetensors").exists() and not (run / "checkpoint.safetensors").exists()
-
-
