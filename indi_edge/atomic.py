@@ -2,7 +2,9 @@
 
 The temporary name is unique per writer (process id and a random part), so two runs writing the
 same output (two engine builds, two exports) never write into each other's temporary file; the
-last rename wins with a complete file. Readers never see half a file.
+last rename wins with a complete file. Readers never see half a file. The file gets a new file's
+mode (0666 less the umask) whatever the writer gave it: safetensors creates its files 0600, which
+would make weights unreadable to a server or a package installed for other users.
 """
 from __future__ import annotations
 
@@ -19,6 +21,13 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")
 
 
+def new_file_mode() -> int:
+    """The mode open() gives a new file: 0666 less the process's umask."""
+    umask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """write(tmp) then rename tmp to path; on any error the temporary file is removed."""
     path = Path(path)
@@ -26,6 +35,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = partial_path(path)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

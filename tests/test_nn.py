@@ -104,6 +104,27 @@ def test_save_load_round_trip(tmp_path):
     assert ModelInfo.from_metadata(unet.read_metadata(tmp_path / "w.safetensors")) == info.replace(unet_config=TINY.to_json())
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_weights_and_checkpoints_get_a_new_files_mode(tmp_path, umask, mode):
+    # safetensors creates its files 0600: a model written so is unreadable to a server run as another user
+    import os
+    import stat
+
+    from indi_edge.training.checkpoint import save_checkpoint
+
+    model = unet.UNet(TINY)
+    optimizer = torch.optim.Adam(model.parameters())
+    old = os.umask(umask)
+    try:
+        unet.save(model, tmp_path / "w.safetensors")
+        save_checkpoint(tmp_path, model, unet.UNet(TINY), optimizer, 1, {}, 0.0)
+    finally:
+        os.umask(old)
+    for name in ("w.safetensors", "checkpoint.safetensors"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors", "w.safetensors"]  # no leftovers
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         unet.load(tmp_path / "missing.safetensors")

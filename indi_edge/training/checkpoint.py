@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from indi_edge.atomic import atomic_write
+
 CHECKPOINT = "checkpoint.safetensors"
 
 
@@ -29,11 +31,8 @@ def save_checkpoint(out_dir: Path, model, ema, optimizer, step: int, config: dic
         "elapsed_s": f"{elapsed_s:.1f}",
         "param_groups": json.dumps(optim_state["param_groups"]),
     }
-    path = out_dir / CHECKPOINT
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)  # a crash mid-write never leaves a half checkpoint
-    return path
+    # a crash mid-write never leaves a half checkpoint
+    return atomic_write(out_dir / CHECKPOINT, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def load_checkpoint(out_dir: Path, model, ema, optimizer) -> tuple[int, dict, float]:

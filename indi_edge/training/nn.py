@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from indi_edge.atomic import atomic_write
 from indi_edge.training import naf
 from indi_edge.training.conditioning import TimeConditioned
 from indi_edge.training.naf import NAFConfig, NAFUNet
@@ -229,10 +230,7 @@ def save(model: Network, path: str | Path, metadata: dict[str, str] | None = Non
 
     meta = {**(metadata or {}), CONFIG_KEY: model.config.to_json()}  # the model's own config wins
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Network:
