@@ -125,6 +125,13 @@ def batches(source, config: TrainConfig, start: int, workers: int, pin_memory: b
     return items
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line by path, opened and closed each time: a log file replaced under a long run
+    (a checkout, a stash) then gets the run's later lines instead of an unlinked file swallowing them."""
+    with path.open("a") as f:
+        f.write(line + "\n")
+
+
 def cpu_seconds() -> float:
     """CPU time of this process (all threads) and of its finished child processes: the compilers that
     torch.compile runs, and data-loader workers once they end, count toward a run's CPU budget too."""
@@ -257,53 +264,51 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
     data_s, interval_start = 0.0, wall0  # time spent making batches since the last log line (the rest: network)
     step = start
     model.train()
-    with (out_dir / LOG).open("a") as log:
-        for step in range(start + 1, config.steps + 1):
-            fetch = time.perf_counter()
-            batch = next(stream)
-            data_s += time.perf_counter() - fetch
-            x = batch["x"].to(device, non_blocking=True)
-            x_t = batch["x_t"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            t = batch["t"].to(device, non_blocking=True)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
-            with precision.autocast():
-                prediction = forward(x_t, t)
-            loss = restoration_loss(prediction.float(), x, x_t, config.loss, config.no_harm)
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"the loss became {loss.item()} at step {step}: stopped without saving, so the "
-                                   f"last checkpoint and weights in {out_dir} are kept; resume with a lower --lr "
-                                   f"or --grad-clip")
-            optimizer.zero_grad(set_to_none=True)
-            grad_norms.append(precision.step(loss, optimizer, config.grad_clip))
-            update_ema(ema, model, config.ema_decay)
-            running.append(loss.item())
-            out_of_time = (time_limit_s is not None and time.perf_counter() - wall0 > time_limit_s) or \
-                          (cpu_limit_s is not None and cpu_seconds() - cpu0 > cpu_limit_s)
-            if step % 20 == 0 or step == config.steps or out_of_time:
-                last = float(np.mean(running))
-                now = time.perf_counter()
-                entry = {"step": step, "loss": last, "elapsed_s": now - t0, "cpu_s": cpu_seconds() - cpu0,
-                         "data_share": round(data_s / (now - interval_start), 4)}
-                if config.grad_clip:
-                    entry["grad_norm_max"] = max(grad_norms)
-                log.write(json.dumps(entry) + "\n")
-                running.clear()
-                grad_norms.clear()
-                data_s, interval_start = 0.0, now
-                log.flush()
-                bar.set_postfix(loss=f"{last:.4f}")
-            bar.update(1)
-            if step % config.save_every == 0 or step == config.steps or out_of_time:
-                if not all(torch.isfinite(p).all() for p in ema.parameters()):
-                    raise RuntimeError(f"the weights hold NaN/Inf at step {step}: stopped without saving, so the "
-                                       f"last checkpoint and weights in {out_dir} are kept; resume with a lower "
-                                       f"--lr or --grad-clip")
-                elapsed = time.perf_counter() - t0
-                save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed)
-                info = model_info(config, ema, command, elapsed, device, step)
-                unet.save(ema, out_dir / WEIGHTS, info.to_metadata())
-            if out_of_time:
-                break
+    for step in range(start + 1, config.steps + 1):
+        fetch = time.perf_counter()
+        batch = next(stream)
+        data_s += time.perf_counter() - fetch
+        x = batch["x"].to(device, non_blocking=True)
+        x_t = batch["x_t"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        t = batch["t"].to(device, non_blocking=True)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        with precision.autocast():
+            prediction = forward(x_t, t)
+        loss = restoration_loss(prediction.float(), x, x_t, config.loss, config.no_harm)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"the loss became {loss.item()} at step {step}: stopped without saving, so the "
+                               f"last checkpoint and weights in {out_dir} are kept; resume with a lower --lr "
+                               f"or --grad-clip")
+        optimizer.zero_grad(set_to_none=True)
+        grad_norms.append(precision.step(loss, optimizer, config.grad_clip))
+        update_ema(ema, model, config.ema_decay)
+        running.append(loss.item())
+        out_of_time = (time_limit_s is not None and time.perf_counter() - wall0 > time_limit_s) or \
+                      (cpu_limit_s is not None and cpu_seconds() - cpu0 > cpu_limit_s)
+        if step % 20 == 0 or step == config.steps or out_of_time:
+            last = float(np.mean(running))
+            now = time.perf_counter()
+            entry = {"step": step, "loss": last, "elapsed_s": now - t0, "cpu_s": cpu_seconds() - cpu0,
+                     "data_share": round(data_s / (now - interval_start), 4)}
+            if config.grad_clip:
+                entry["grad_norm_max"] = max(grad_norms)
+            append_line(out_dir / LOG, json.dumps(entry))
+            running.clear()
+            grad_norms.clear()
+            data_s, interval_start = 0.0, now
+            bar.set_postfix(loss=f"{last:.4f}")
+        bar.update(1)
+        if step % config.save_every == 0 or step == config.steps or out_of_time:
+            if not all(torch.isfinite(p).all() for p in ema.parameters()):
+                raise RuntimeError(f"the weights hold NaN/Inf at step {step}: stopped without saving, so the "
+                                   f"last checkpoint and weights in {out_dir} are kept; resume with a lower "
+                                   f"--lr or --grad-clip")
+            elapsed = time.perf_counter() - t0
+            save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed)
+            info = model_info(config, ema, command, elapsed, device, step)
+            unet.save(ema, out_dir / WEIGHTS, info.to_metadata())
+        if out_of_time:
+            break
     bar.close()
     return {"step": step, "loss": last, "elapsed_s": time.perf_counter() - t0, "out": str(out_dir)}
