@@ -12,7 +12,9 @@ first. The curve grows across sessions: commit RUN's checkpoint, the CSV and the
 A branch (--branch-of BASE) starts from BASE's current EMA weights, copied once into RUN/init.safetensors
 (with BASE's step and CPU-hours in RUN/branch.json), and is scored on the campaign's axis: BASE's CPU-hours
 at the branch point plus the branch's own. It is how a learning-rate decay is tried off a constant-lr
-campaign without stopping it for good; it ends when its --steps are done.
+campaign without stopping it for good; it ends when its --steps are done. Without RUN, a branch is named
+by the campaign step it leaves from, BASE-decay-<step> (its curve CURVE-<step>), or resumes the one of
+them still unfinished; the campaign's own plot draws every branch beside it.
 
     python benchmarks/campaign.py RUN --curve benchmarks/results/campaign_motion --segment 30 \\
         --until-cpu-h 8 -- --task motion-deblur --preset naf-s-dense --lr 1e-3 ...   # train args after --
@@ -75,6 +77,13 @@ def start_branch(run: Path, base: Path) -> float:
     return json.loads(record.read_text())["base_cpu_h"]
 
 
+def branch_run(base: Path) -> Path:
+    """BASE's decay branch to work on: one still unfinished, else a new one named by the step of
+    BASE's checkpoint, where it leaves the campaign."""
+    unfinished = [run for run in sorted(base.parent.glob(f"{base.name}-decay-*")) if not finished(run)]
+    return unfinished[0] if unfinished else base.with_name(f"{base.name}-decay-{checkpoint_step(base)}")
+
+
 def finished(run: Path) -> bool:
     """True once the run's log reaches its configured last step (a finished branch needs only its
     weights, log and config committed, not its 24 MB checkpoint)."""
@@ -121,6 +130,10 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     ax.plot(hours, [float(r["heldout_gain"]) for r in table], "o-", label="held-out, mean")
     ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
     ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
+    for i, branch in enumerate(sorted(path.parent.glob(path.stem + "_decay*.csv"))):  # the campaign's decay branches
+        table_b = rows(branch)
+        ax.plot([float(r["cpu_h"]) for r in table_b], [float(r["heldout_gain"]) for r in table_b], "^-", lw=1,
+                color=f"C{i + 5}", label=f"held-out, {branch.stem.rsplit('_', 1)[1]} branch")
     lost = rows(path.with_name(path.stem + "_lost.csv"))
     if lost:  # scored weights whose checkpoint never landed: the run resumed from an earlier one
         ax.plot([float(r["cpu_h"]) for r in lost], [float(r["heldout_gain"]) for r in lost], "x", color="grey",
@@ -150,7 +163,8 @@ def main() -> None:
     from indi_edge.cpu_features import cpu_features
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="the training run folder")
+    parser.add_argument("run", type=Path, nargs="?",
+                        help="the training run folder (with --branch-of: by default BASE-decay-<step>)")
     parser.add_argument("--curve", type=Path, required=True, help="writes CURVE.csv and CURVE.png")
     parser.add_argument("--segment", type=float, default=30.0, help="CPU minutes of training between scores")
     parser.add_argument("--until-cpu-h", type=float, default=8.0, help="stop once the run has this many CPU-hours")
@@ -163,6 +177,11 @@ def main() -> None:
     args, train_args = parser.parse_args(argv[:split]), argv[split + 1:]
     task = train_args[train_args.index("--task") + 1] if "--task" in train_args else "motion-deblur"
     references = {label: float(gain) for label, _, gain in (r.rpartition("=") for r in args.reference)}
+    if args.run is None:
+        if not args.branch_of:
+            parser.error("RUN is needed unless --branch-of names the campaign to branch off")
+        args.run = branch_run(args.branch_of)
+        args.curve = Path(f"{args.curve}-{args.run.name.rsplit('-', 1)[1]}")
     csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table = rows(csv_path)

@@ -3,8 +3,9 @@
 #
 #     bash benchmarks/campaign_run.sh motion      # motion-deblur, naf-s-dense: campaign/motion-naf-s-dense
 #     bash benchmarks/campaign_run.sh denoise     # denoise (sigma 25), naf-s-dense: campaign/denoise-naf-s-dense
-#     bash benchmarks/campaign_run.sh denoise-decay   # a cosine lr decay branched off that campaign's weights
-#     bash benchmarks/campaign_run.sh motion-decay    # (once; resumed like the rest): campaign/<run>-decay
+#     bash benchmarks/campaign_run.sh denoise-decay   # a cosine lr decay branched off that campaign's weights,
+#     bash benchmarks/campaign_run.sh motion-decay    # named by the step it leaves from: campaign/<run>-decay-<step>
+#                                                     # (an unfinished one is resumed instead)
 #
 # It trains in 30-CPU-minute segments and scores each (benchmarks/campaign.py), growing
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
@@ -28,7 +29,7 @@ case "${1:-}" in
       --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
       "${motion_refs[@]}" -- --task motion-deblur "${net[@]}" "${motion_data[@]}" ;;
   motion-decay)
-    exec python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense-decay" \
+    exec python benchmarks/campaign.py \
       --branch-of "$root/campaign/motion-naf-s-dense" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_decay" \
       --segment 15 --until-cpu-h "${UNTIL:-40}" "${motion_refs[@]}" -- \
       --task motion-deblur "${net[@]}" "${decay[@]}" "${motion_data[@]}" ;;
@@ -37,7 +38,7 @@ case "${1:-}" in
       --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
       "${denoise_refs[@]}" -- --task denoise "${net[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
   denoise-decay)
-    exec python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense-decay" \
+    exec python benchmarks/campaign.py \
       --branch-of "$root/campaign/denoise-naf-s-dense" --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense_decay" \
       --segment 15 --until-cpu-h "${UNTIL:-40}" "${denoise_refs[@]}" -- \
       --task denoise "${net[@]}" "${decay[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;

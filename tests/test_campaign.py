@@ -1,0 +1,59 @@
+"""benchmarks/campaign.py's bookkeeping: CPU-hours over processes, when a run is finished, which decay
+branch a new segment works on. No training here: the run folders are written by hand."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("safetensors")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "campaign.py"
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    spec = importlib.util.spec_from_file_location("campaign", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(run: Path, steps: int, log: list[dict], checkpoint_step: int | None = None) -> Path:
+    from safetensors.numpy import save_file
+
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "train_config.json").write_text(json.dumps({"steps": steps}))
+    (run / "log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in log))
+    if checkpoint_step is not None:
+        save_file({"w": np.zeros(1, np.float32)}, str(run / "checkpoint.safetensors"),
+                  metadata={"step": str(checkpoint_step)})
+    return run
+
+
+def test_cpu_hours_add_up_each_process_of_the_log(campaign, tmp_path):
+    # two processes: the second one's count starts again at 0
+    log = [{"step": 20, "cpu_s": 1800.0}, {"step": 40, "cpu_s": 3600.0}, {"step": 60, "cpu_s": 900.0},
+           {"step": 80, "cpu_s": 1800.0}]
+    assert campaign.cpu_hours(write_run(tmp_path / "run", 100, log)) == pytest.approx(1.5)
+
+
+def test_a_run_is_finished_when_its_log_reaches_its_steps(campaign, tmp_path):
+    assert not campaign.finished(write_run(tmp_path / "a", 100, [{"step": 80, "cpu_s": 1.0}]))
+    assert campaign.finished(write_run(tmp_path / "b", 100, [{"step": 100, "cpu_s": 1.0}]))
+    assert not campaign.finished(tmp_path / "never-started")
+
+
+def test_a_new_branch_is_named_by_the_campaign_step_it_leaves_from(campaign, tmp_path):
+    base = write_run(tmp_path / "motion", 10**6, [{"step": 47000, "cpu_s": 1.0}], checkpoint_step=46750)
+    write_run(tmp_path / "motion-decay-21000", 5000, [{"step": 5000, "cpu_s": 1.0}])  # finished
+    assert campaign.branch_run(base) == tmp_path / "motion-decay-46750"
+
+
+def test_an_unfinished_branch_is_resumed_before_a_new_one_starts(campaign, tmp_path):
+    base = write_run(tmp_path / "motion", 10**6, [{"step": 47000, "cpu_s": 1.0}], checkpoint_step=46750)
+    write_run(tmp_path / "motion-decay-40000", 5000, [{"step": 3000, "cpu_s": 1.0}])
+    assert campaign.branch_run(base) == tmp_path / "motion-decay-40000"
