@@ -135,9 +135,9 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
         ax.plot([float(r["cpu_h"]) for r in table_b], [float(r["heldout_gain"]) for r in table_b], "^-", lw=1,
                 color=f"C{i + 5}", label=f"held-out, {branch.stem.rsplit('_', 1)[1]} branch")
     lost = rows(path.with_name(path.stem + "_lost.csv"))
-    if lost:  # scored weights whose checkpoint never landed: the run resumed from an earlier one
+    if lost:  # scored weights that never landed (checkpoint not committed, or the stop refused)
         ax.plot([float(r["cpu_h"]) for r in lost], [float(r["heldout_gain"]) for r in lost], "x", color="grey",
-                label="held-out, weights lost (checkpoint not committed)")
+                label="held-out, weights that never landed (lost)")
     ax.axhline(0, color="grey", lw=0.5)
     for i, (label, gain) in enumerate((references or {}).items()):  # what the model is to beat, same protocol
         ax.axhline(gain, color=f"C{i + 2}", ls="--", lw=1, label=label)
