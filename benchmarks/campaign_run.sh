@@ -21,8 +21,8 @@ net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --lr 1e-3 --warm
 decay=(--lr 5e-4 --warmup 200 --lr-schedule cosine --steps "${DECAY_STEPS:-6000}" --seed 1)
 motion_data=(--photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 --soft-leaves-share 1.0
              --soft-leaves-radii 2,24 --channel-shuffle --debian-photos)
-motion_refs=(--reference "shipped 6 Dec: decay branch (N=1, strength 0.8)=0.65" --reference "target, N=1 (strength >= 0.8)=2.5")
-denoise_refs=(--reference "shipped 6 Dec: decay branch (N=2)=9.73" --reference "BM3D=10.20")
+motion_refs=(--reference "shipped 7 Dec: decay-47234 (N=1, strength 0.95)=1.11" --reference "target, N=1 (strength >= 0.8)=2.5")
+denoise_refs=(--reference "shipped 7 Dec: decay-27151 (N=2)=10.14" --reference "BM3D=10.20")
 case "${1:-}" in
   motion)
     exec python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense" \
