@@ -23,8 +23,12 @@ def partial_path(path: Path) -> Path:
 
 def new_file_mode() -> int:
     """The mode open() gives a new file: 0666 less the process's umask."""
-    umask = os.umask(0o022)  # reading the umask means setting it: put it straight back
-    os.umask(umask)
+    try:  # Linux shows the umask without changing it
+        status = Path("/proc/self/status").read_text()
+        umask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration):  # elsewhere reading it means setting it (for an instant, process-wide)
+        umask = os.umask(0o022)
+        os.umask(umask)
     return 0o666 & ~umask
 
 
