@@ -6,6 +6,7 @@ gives that part). Process CPU time, so a busy second core inflates it less than 
 
     python benchmarks/train_step.py eager      # then: python benchmarks/train_step.py compile
     python benchmarks/train_step.py compile --preset naf-s-dense --batch 16 --crop 128 --threads 1
+    python benchmarks/train_step.py eager --preset '{"arch": "naf", "width": 24, "multipliers": [1, 2, 4, 6], ...}'
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=("eager", "compile"))
-    parser.add_argument("--preset", default="naf-s-dense")
+    parser.add_argument("--preset", default="naf-s-dense", help="a preset name, or a network config as JSON "
+                        "(a candidate not yet a preset; the config JSON that model files carry)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
@@ -30,7 +32,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = unet.build(args.preset).to(memory_format=torch.channels_last)
+    preset = unet.config_from_json(args.preset) if args.preset.startswith("{") else args.preset
+    model = unet.build(preset).to(memory_format=torch.channels_last)
+    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     forward = torch.compile(model) if args.mode == "compile" else model
     x = torch.rand(args.batch, 3, args.crop, args.crop) * 2 - 1
