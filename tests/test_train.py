@@ -76,22 +76,39 @@ def test_fp16_needs_cuda_and_amp_is_validated(pairs_dir, tmp_path):
         config(amp="int8").validate()
 
 
-def test_a_run_recorded_before_a_setting_existed_still_resumes(pairs_dir, tmp_path):
-    """train_config keys added later (amp) take their default when the checkpoint lacks them."""
+def edit_recorded_config(run, edit) -> None:
+    """Rewrite the train config a run's checkpoint recorded (as an older version or another machine left it)."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
     from indi_edge.training import checkpoint
 
-    source = PairedFolder(pairs_dir)
-    train(config(steps=20), source, tmp_path, progress=False)
-    path = tmp_path / checkpoint.CHECKPOINT
+    path = run / checkpoint.CHECKPOINT
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
-    old = json.loads(meta["config"])
-    del old["amp"]
-    save_file(load_file(str(path)), str(path), metadata={**meta, "config": json.dumps(old)})
+    recorded = json.loads(meta["config"])
+    edit(recorded)
+    save_file(load_file(str(path)), str(path), metadata={**meta, "config": json.dumps(recorded)})
+
+
+def test_a_run_recorded_before_a_setting_existed_still_resumes(pairs_dir, tmp_path):
+    """train_config keys added later (warmup) take their default when the checkpoint lacks them."""
+    source = PairedFolder(pairs_dir)
+    train(config(steps=20), source, tmp_path, progress=False)
+    edit_recorded_config(tmp_path, lambda recorded: recorded.pop("warmup"))
     train(config(steps=40), source, tmp_path, resume=True, progress=False)
+    assert [r["step"] for r in read_log(tmp_path)] == [20, 40]
+    with pytest.raises(ValueError, match="warmup"):  # a default that differs is still a different config
+        edit_recorded_config(tmp_path, lambda recorded: recorded.pop("warmup"))
+        train(config(steps=60, warmup=5), source, tmp_path, resume=True, progress=False)
+
+
+def test_a_run_resumes_in_another_precision(pairs_dir, tmp_path):
+    """A campaign moves between CPUs: one trained in bf16 on AMX goes on in fp32 where bf16 is slow."""
+    source = PairedFolder(pairs_dir)
+    train(config(steps=20), source, tmp_path, progress=False)
+    edit_recorded_config(tmp_path, lambda recorded: recorded.update(amp="bf16"))
+    train(config(steps=40, amp="off"), source, tmp_path, resume=True, progress=False)
     assert [r["step"] for r in read_log(tmp_path)] == [20, 40]
 
 

@@ -28,6 +28,9 @@ from indi_edge.training.train_config import TrainConfig, learning_rate
 
 WEIGHTS = "weights.safetensors"  # EMA weights + ModelInfo: what export and fine-tuning read
 LOG = "log.jsonl"
+# What a resumed run may change: its length, and the precision, chosen per CPU (--amp auto): a campaign moves
+# between machines, and one without native bf16 trains in fp32 the weights another trained in bf16.
+RESUMABLE_CHANGES = ("steps", "save_every", "amp")
 
 
 def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
@@ -251,7 +254,7 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
         start, saved, elapsed = load_checkpoint(out_dir, model, ema, optimizer)
         defaults = dataclasses.asdict(TrainConfig())  # a key older runs did not record had its default then
         differing = {k for k, v in dataclasses.asdict(config).items()
-                     if k not in ("steps", "save_every") and saved.get(k, defaults[k]) != v}
+                     if k not in RESUMABLE_CHANGES and saved.get(k, defaults[k]) != v}
         if differing:
             raise ValueError(f"resume with a different config ({sorted(differing)}); use a new --out or the same settings")
     (out_dir / "train_config.json").write_text(json.dumps({**dataclasses.asdict(config), "command": command}, indent=2))
