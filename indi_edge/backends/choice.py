@@ -70,8 +70,10 @@ FASTEST_FIRST: list[tuple[str, Callable[[CpuFeatures], bool], tuple[str, ...]]] 
     # (bench_devbox_cpu); OpenVINO bf16 was not measured there (OpenVINO's own CPU plugin picks bf16 on
     # AMX for speed). torch paths are not auto's to take (see above): name "torch-bf16" to use it.
     ("native bf16", lambda f: f.native_bf16, ("openvino-bf16", "onnxruntime")),
-    # AVX2 / NEON, no native bf16: OpenVINO fp32 within 7% of ONNX Runtime either way (EPYC Zen 3), so the
-    # required dependency stays the default.
+    # x86 without native bf16 (AVX2): OpenVINO fp32 1.37-1.53x ONNX Runtime fp32 with the bundled naf-s-dense
+    # models on an EPYC Zen 3 (bench_zen3_fp32_paths_*.md; within 7% either way with edge-s, issue #12).
+    ("x86 fp32 only", lambda f: f.arch == "x86_64", ("openvino", "onnxruntime")),
+    # Arm without BF16 (Jetson Orin's CPU): OpenVINO's Arm plugin not measured, so the required dependency.
     ("fp32 only", lambda f: True, ("onnxruntime",)),
 ]
 
