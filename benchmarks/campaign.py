@@ -31,7 +31,10 @@ import time
 from pathlib import Path
 
 FIELDS = ("segment", "step", "cpu_h", "wall_h", "heldout_gain", "heldout_worst", "video_gain", "video_worst",
-          "loss", "cpu", "time")
+          "loss", "cpu", "time", "precision")
+# A CPU-hour in fp32 on a CPU without native bf16 (AVX2) buys ~1/5 of the steps one buys in bf16 on AMX
+# (results/train_step_zen3.md): the plot marks the segments trained so. Rows from before the column were bf16.
+FP32_SEGMENT_NOTE = "trained in fp32 (no native bf16: ~1/5 the steps per CPU-hour)"
 
 
 def rows(path: Path) -> list[dict]:
@@ -106,6 +109,12 @@ def gains(weights: Path, task: str, split: str) -> tuple[float, float]:
     return sum(diffs) / len(diffs), min(diffs)
 
 
+def trained_precision(run: Path) -> str:
+    """bf16 or fp32: what the run's last process trained in (--amp auto chooses per CPU)."""
+    amp = json.loads((run / "train_config.json").read_text()).get("amp", "off")
+    return "fp32" if amp == "off" else amp
+
+
 def last_log(run: Path) -> dict:
     return json.loads((run / "log.jsonl").read_text().splitlines()[-1])
 
@@ -130,6 +139,10 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     ax.plot(hours, [float(r["heldout_gain"]) for r in table], "o-", label="held-out, mean")
     ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
     ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
+    fp32 = [r for r in table if r.get("precision") == "fp32"]
+    if fp32:
+        ax.plot([float(r["cpu_h"]) for r in fp32], [float(r["heldout_gain"]) for r in fp32], "o", mfc="white",
+                color="C0", label=f"held-out, {FP32_SEGMENT_NOTE}")
     for i, branch in enumerate(sorted(path.parent.glob(path.stem + "_decay*.csv"))):  # the campaign's decay branches
         table_b = rows(branch)
         ax.plot([float(r["cpu_h"]) for r in table_b], [float(r["heldout_gain"]) for r in table_b], "^-", lw=1,
@@ -207,7 +220,7 @@ def main() -> None:
         table.append({"segment": len(table) + 1, "step": step, "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
                       "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
-                      "time": time.strftime("%Y-%m-%d %H:%M")})
+                      "time": time.strftime("%Y-%m-%d %H:%M"), "precision": trained_precision(args.run)})
         write_rows(table, csv_path)
         plot(table, png_path, title, references)
         print(f"segment {len(table)}: step {table[-1]['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "

@@ -57,3 +57,24 @@ def test_an_unfinished_branch_is_resumed_before_a_new_one_starts(campaign, tmp_p
     base = write_run(tmp_path / "motion", 10**6, [{"step": 47000, "cpu_s": 1.0}], checkpoint_step=46750)
     write_run(tmp_path / "motion-decay-40000", 5000, [{"step": 3000, "cpu_s": 1.0}])
     assert campaign.branch_run(base) == tmp_path / "motion-decay-40000"
+
+
+def test_a_segment_records_the_precision_its_run_trained_in(campaign, tmp_path):
+    run = write_run(tmp_path / "run", 100, [{"step": 20, "cpu_s": 1.0}])
+    config = json.loads((run / "train_config.json").read_text())
+    for amp, precision in (("bf16", "bf16"), ("off", "fp32")):
+        (run / "train_config.json").write_text(json.dumps({**config, "amp": amp}))
+        assert campaign.trained_precision(run) == precision
+
+
+def test_a_curve_from_before_the_precision_column_grows_and_plots(campaign, tmp_path):
+    pytest.importorskip("matplotlib")
+    old_fields = [f for f in campaign.FIELDS if f != "precision"]
+    curve = tmp_path / "campaign_motion.csv"
+    curve.write_text(",".join(old_fields) + "\n" + "1,1781,0.256,0.273,0.047,0.002,0.114,0.003,-6.2,Xeon,2026-12-05 00:41\n")
+    table = campaign.rows(curve)
+    table.append({**table[0], "segment": "2", "cpu_h": "0.5", "heldout_gain": "0.06", "precision": "fp32"})
+    campaign.write_rows(table, curve)
+    assert [r["precision"] for r in campaign.rows(curve)] == ["", "fp32"]
+    campaign.plot(campaign.rows(curve), tmp_path / "campaign_motion.png", "motion", {"target": 2.5})
+    assert (tmp_path / "campaign_motion.png").stat().st_size > 0
