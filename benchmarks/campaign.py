@@ -35,6 +35,7 @@ FIELDS = ("segment", "step", "cpu_h", "wall_h", "heldout_gain", "heldout_worst",
 # A CPU-hour in fp32 on a CPU without native bf16 (AVX2) buys ~1/5 of the steps one buys in bf16 on AMX
 # (results/train_step_zen3.md): the plot marks the segments trained so. Rows from before the column were bf16.
 FP32_SEGMENT_NOTE = "trained in fp32 (no native bf16: ~1/5 the steps per CPU-hour)"
+FLAT_TOLERANCE_DB = 0.05  # a held-out rise smaller than this counts as flat (the issue's "flat for 2 CPU-hours")
 
 
 def rows(path: Path) -> list[dict]:
@@ -154,13 +155,33 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     ax.axhline(0, color="grey", lw=0.5)
     for i, (label, gain) in enumerate((references or {}).items()):  # what the model is to beat, same protocol
         ax.axhline(gain, color=f"C{i + 2}", ls="--", lw=1, label=label)
-    ax.set(xlabel="training CPU-hours", ylabel="gain over the degraded input at N=1 (dB)", title=title)
+    flat_h, flat_steps = flat_stretch(table, FLAT_TOLERANCE_DB)
+    ax.set(xlabel=f"training CPU-hours (held-out flat within {FLAT_TOLERANCE_DB} dB for the last {flat_h:.2f}, "
+                  f"{flat_steps} steps)", ylabel="gain over the degraded input at N=1 (dB)", title=title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     partial = path.with_name(path.stem + ".partial.png")
     fig.savefig(partial, dpi=100)
     plt.close(fig)
     partial.replace(path)
+
+
+def flat_stretch(table: list[dict], tolerance_db: float) -> tuple[float, int]:
+    """How long the held-out gain has been flat at the curve's end: (CPU-hours, steps) back to the
+    earliest row from which it has risen by less than tolerance_db to the last row, every row between
+    counting too (a dip and recovery is flat; a rise of tolerance_db or more ends the stretch).
+    The steps are given beside the CPU-hours because a CPU-hour buys ~5x the steps in bf16 (AMX,
+    AVX512-BF16) that it buys in fp32 on an AVX2-only CPU: a stretch trained in fp32 is flat for far fewer
+    steps than its CPU-hours suggest."""
+    if not table:
+        return 0.0, 0
+    last = table[-1]
+    start = last
+    for row in reversed(table[:-1]):
+        if float(last["heldout_gain"]) - float(row["heldout_gain"]) >= tolerance_db:
+            break
+        start = row
+    return round(float(last["cpu_h"]) - float(start["cpu_h"]), 3), int(last["step"]) - int(start["step"])
 
 
 def write_rows(table: list[dict], path: Path) -> None:
@@ -181,6 +202,10 @@ def main() -> None:
     parser.add_argument("--curve", type=Path, required=True, help="writes CURVE.csv and CURVE.png")
     parser.add_argument("--segment", type=float, default=30.0, help="CPU minutes of training between scores")
     parser.add_argument("--until-cpu-h", type=float, default=8.0, help="stop once the run has this many CPU-hours")
+    parser.add_argument("--until-flat", type=float, metavar="CPU_H",
+                        help="also stop once the held-out gain has been flat for this many CPU-hours (flat_stretch)")
+    parser.add_argument("--flat-tolerance", type=float, default=FLAT_TOLERANCE_DB, metavar="DB",
+                        help=f"a rise smaller than this (dB, held-out mean at N=1) counts as flat ({FLAT_TOLERANCE_DB})")
     parser.add_argument("--reference", action="append", default=[], metavar="LABEL=DB",
                         help="a dashed line on the plot: another method's held-out gain on the same protocol")
     parser.add_argument("--branch-of", type=Path, metavar="BASE",
@@ -223,8 +248,13 @@ def main() -> None:
                       "time": time.strftime("%Y-%m-%d %H:%M"), "precision": trained_precision(args.run)})
         write_rows(table, csv_path)
         plot(table, png_path, title, references)
+        flat_h, flat_steps = flat_stretch(table, args.flat_tolerance)
         print(f"segment {len(table)}: step {table[-1]['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
-              f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f})", flush=True)
+              f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f}); flat (within "
+              f"{args.flat_tolerance} dB) for {flat_h:.2f} CPU-h, {flat_steps} steps", flush=True)
+        if args.until_flat is not None and flat_h >= args.until_flat:
+            print(f"the held-out gain has been flat for {flat_h:.2f} >= {args.until_flat} CPU-h: stopping", flush=True)
+            break
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
 # It trains in 30-CPU-minute segments and scores each (benchmarks/campaign.py), growing
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
 # and the curve. THREADS (1: leave a core for other work; 2 while nothing else runs), UNTIL (CPU-hours
-# to stop at, 40), ROOT (where campaign/ and benchmarks/results/ live; default: this checkout), NICE (19: the
+# to stop at, 40), FLAT (also stop once the held-out gain has been flat, within 0.05 dB, for this many
+# CPU-hours: campaign.py's flat_stretch; unset: keep going), ROOT (where campaign/ and benchmarks/results/ live; default: this checkout), NICE (19: the
 # campaign yields the CPU to whatever else runs, so tests and builds beside it run at their own speed; the
 # test suite took 518 s beside two niced campaigns and 502 s with them paused, on an EPYC Zen 3).
 set -euo pipefail
@@ -28,7 +29,7 @@ denoise_refs=(--reference "shipped 7 Dec: decay-27151 (N=2)=10.14" --reference "
 case "${1:-}" in
   motion)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense" \
-      --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
+      --curve "$root/benchmarks/results/campaign_motion_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" ${FLAT:+--until-flat "$FLAT"} \
       "${motion_refs[@]}" -- --task motion-deblur "${net[@]}" "${motion_data[@]}" ;;
   motion-decay)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py \
@@ -37,7 +38,7 @@ case "${1:-}" in
       --task motion-deblur "${net[@]}" "${decay[@]}" "${motion_data[@]}" ;;
   denoise)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
-      --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" \
+      --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" ${FLAT:+--until-flat "$FLAT"} \
       "${denoise_refs[@]}" -- --task denoise "${net[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
   denoise-decay)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py \

@@ -78,3 +78,20 @@ def test_a_curve_from_before_the_precision_column_grows_and_plots(campaign, tmp_
     assert [r["precision"] for r in campaign.rows(curve)] == ["", "fp32"]
     campaign.plot(campaign.rows(curve), tmp_path / "campaign_motion.png", "motion", {"target": 2.5})
     assert (tmp_path / "campaign_motion.png").stat().st_size > 0
+
+
+def curve_rows(points: list[tuple[float, int, float]]) -> list[dict]:
+    return [{"cpu_h": str(h), "step": str(step), "heldout_gain": str(gain)} for h, step, gain in points]
+
+
+def test_the_flat_stretch_reaches_back_to_the_last_rise_of_the_tolerance(campaign):
+    table = curve_rows([(4.0, 40000, 0.90), (4.5, 45000, 1.00), (5.0, 50000, 1.04), (5.5, 51000, 1.02), (6.0, 52000, 1.06)])
+    # from 4.5 h the gain rose 0.06 (>= 0.05): the stretch starts after it, at 5.0 h
+    assert campaign.flat_stretch(table, 0.05) == (1.0, 2000)
+    assert campaign.flat_stretch(table, 0.2) == (2.0, 12000)
+
+
+def test_a_curve_still_rising_at_its_end_is_flat_for_nothing(campaign):
+    table = curve_rows([(1.0, 1000, 0.5), (1.5, 2000, 0.6), (2.0, 3000, 0.7)])
+    assert campaign.flat_stretch(table, 0.05) == (0.0, 0)
+    assert campaign.flat_stretch([], 0.05) == (0.0, 0)
