@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -81,11 +82,15 @@ def start_branch(run: Path, base: Path) -> float:
     return json.loads(record.read_text())["base_cpu_h"]
 
 
-def branch_run(base: Path) -> Path:
-    """BASE's decay branch to work on: one still unfinished, else a new one named by the step of
-    BASE's checkpoint, where it leaves the campaign."""
-    unfinished = [run for run in sorted(base.parent.glob(f"{base.name}-decay-*")) if not finished(run)]
-    return unfinished[0] if unfinished else base.with_name(f"{base.name}-decay-{checkpoint_step(base)}")
+def branch_run(base: Path, tag: str = "") -> Path:
+    """BASE's decay branch to work on: one with this tag still unfinished, else a new one named by the
+    step of BASE's checkpoint, where it leaves the campaign: BASE-decay-<step>, or BASE-decay-<step>-<tag>
+    for a branch with another recipe (e.g. a different p(t)) off the same step."""
+    suffix = f"-{tag}" if tag else ""
+    pattern = re.compile(rf"{re.escape(base.name)}-decay-\d+{re.escape(suffix)}")
+    unfinished = [run for run in sorted(base.parent.glob(f"{base.name}-decay-*"))
+                  if pattern.fullmatch(run.name) and not finished(run)]
+    return unfinished[0] if unfinished else base.with_name(f"{base.name}-decay-{checkpoint_step(base)}{suffix}")
 
 
 def finished(run: Path) -> bool:
@@ -147,7 +152,7 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     for i, branch in enumerate(sorted(path.parent.glob(path.stem + "_decay*.csv"))):  # the campaign's decay branches
         table_b = rows(branch)
         ax.plot([float(r["cpu_h"]) for r in table_b], [float(r["heldout_gain"]) for r in table_b], "^-", lw=1,
-                color=f"C{i + 5}", label=f"held-out, {branch.stem.rsplit('_', 1)[1]} branch")
+                color=f"C{i + 5}", label=f"held-out, {branch.stem.removeprefix(path.stem + '_')} branch")
     lost = rows(path.with_name(path.stem + "_lost.csv"))
     if lost:  # scored weights that never landed (checkpoint not committed, or the stop refused)
         ax.plot([float(r["cpu_h"]) for r in lost], [float(r["heldout_gain"]) for r in lost], "x", color="grey",
@@ -210,6 +215,8 @@ def main() -> None:
                         help="a dashed line on the plot: another method's held-out gain on the same protocol")
     parser.add_argument("--branch-of", type=Path, metavar="BASE",
                         help="start from BASE run's current weights (once) and score on BASE's CPU-hour axis")
+    parser.add_argument("--tag", default="", help="with --branch-of and no RUN: names a branch with another recipe "
+                                                  "(BASE-decay-<step>-TAG, its curve CURVE-<step>-TAG)")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after --: the indi-edge train arguments
     args, train_args = parser.parse_args(argv[:split]), argv[split + 1:]
@@ -218,8 +225,8 @@ def main() -> None:
     if args.run is None:
         if not args.branch_of:
             parser.error("RUN is needed unless --branch-of names the campaign to branch off")
-        args.run = branch_run(args.branch_of)
-        args.curve = Path(f"{args.curve}-{args.run.name.rsplit('-', 1)[1]}")
+        args.run = branch_run(args.branch_of, args.tag)
+        args.curve = Path(f"{args.curve}-{args.run.name.removeprefix(args.branch_of.name + '-decay-')}")
     csv_path, png_path = Path(f"{args.curve}.csv"), Path(f"{args.curve}.png")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table = rows(csv_path)

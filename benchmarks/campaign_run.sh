@@ -6,6 +6,9 @@
 #     bash benchmarks/campaign_run.sh denoise-decay   # a cosine lr decay branched off that campaign's weights,
 #     bash benchmarks/campaign_run.sh motion-decay    # named by the step it leaves from: campaign/<run>-decay-<step>
 #                                                     # (an unfinished one is resumed instead)
+#     TAG=t1 EXTRA="--p-t linear_a --p-t-a 0.5" bash benchmarks/campaign_run.sh motion-decay
+#         # a branch with another recipe off the same step: EXTRA is added to its training arguments,
+#         # TAG names it campaign/<run>-decay-<step>-t1
 #
 # It trains in 30-CPU-minute segments and scores each (benchmarks/campaign.py), growing
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
@@ -22,6 +25,8 @@ net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --lr 1e-3 --warm
 # A decay branch starts from the campaign's EMA weights with a fresh Adam (short warm-up), half the peak lr,
 # cosine down to 1/100 over DECAY_STEPS, on other batches than the campaign's first ones (seed 1).
 decay=(--lr 5e-4 --warmup 200 --lr-schedule cosine --steps "${DECAY_STEPS:-6000}" --seed 1)
+read -r -a extra <<< "${EXTRA:-}"  # a decay branch's own training arguments (with TAG)
+tag=(${TAG:+--tag "$TAG"})
 motion_data=(--photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 --soft-leaves-share 1.0
              --soft-leaves-radii 2,24 --channel-shuffle --debian-photos)
 motion_refs=(--reference "shipped 7 Dec: decay-47234 (N=1, strength 0.95)=1.11" --reference "target, N=1 (strength >= 0.8)=2.5")
@@ -34,8 +39,8 @@ case "${1:-}" in
   motion-decay)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py \
       --branch-of "$root/campaign/motion-naf-s-dense" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_decay" \
-      --segment 15 --until-cpu-h "${UNTIL:-40}" "${motion_refs[@]}" -- \
-      --task motion-deblur "${net[@]}" "${decay[@]}" "${motion_data[@]}" ;;
+      --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${motion_refs[@]}" -- \
+      --task motion-deblur "${net[@]}" "${decay[@]}" "${extra[@]}" "${motion_data[@]}" ;;
   denoise)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
       --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" ${FLAT:+--until-flat "$FLAT"} \
@@ -43,7 +48,7 @@ case "${1:-}" in
   denoise-decay)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py \
       --branch-of "$root/campaign/denoise-naf-s-dense" --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense_decay" \
-      --segment 15 --until-cpu-h "${UNTIL:-40}" "${denoise_refs[@]}" -- \
-      --task denoise "${net[@]}" "${decay[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
+      --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${denoise_refs[@]}" -- \
+      --task denoise "${net[@]}" "${decay[@]}" "${extra[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
   *) echo "usage: $0 motion|motion-decay|denoise|denoise-decay" >&2; exit 2 ;;
 esac

@@ -95,3 +95,12 @@ def test_a_curve_still_rising_at_its_end_is_flat_for_nothing(campaign):
     table = curve_rows([(1.0, 1000, 0.5), (1.5, 2000, 0.6), (2.0, 3000, 0.7)])
     assert campaign.flat_stretch(table, 0.05) == (0.0, 0)
     assert campaign.flat_stretch([], 0.05) == (0.0, 0)
+
+
+def test_a_tagged_branch_is_named_and_resumed_apart_from_the_plain_one(campaign, tmp_path):
+    base = write_run(tmp_path / "motion", 10**6, [{"step": 47000, "cpu_s": 1.0}], checkpoint_step=46750)
+    write_run(tmp_path / "motion-decay-40000", 5000, [{"step": 3000, "cpu_s": 1.0}])  # unfinished, untagged
+    assert campaign.branch_run(base, "t1") == tmp_path / "motion-decay-46750-t1"
+    write_run(tmp_path / "motion-decay-46750-t1", 5000, [{"step": 100, "cpu_s": 1.0}])
+    assert campaign.branch_run(base, "t1") == tmp_path / "motion-decay-46750-t1"
+    assert campaign.branch_run(base) == tmp_path / "motion-decay-40000"
