@@ -160,7 +160,7 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     ax.axhline(0, color="grey", lw=0.5)
     for i, (label, gain) in enumerate((references or {}).items()):  # what the model is to beat, same protocol
         ax.axhline(gain, color=f"C{i + 2}", ls="--", lw=1, label=label)
-    flat_h, flat_steps = flat_stretch(table, FLAT_TOLERANCE_DB)
+    flat_h, flat_steps = flat_stretch(table)
     ax.set(xlabel=f"training CPU-hours (held-out flat within {FLAT_TOLERANCE_DB} dB for the last {flat_h:.2f}, "
                   f"{flat_steps} steps)", ylabel="gain over the degraded input at N=1 (dB)", title=title)
     ax.legend(fontsize=8)
@@ -171,7 +171,7 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     partial.replace(path)
 
 
-def flat_stretch(table: list[dict], tolerance_db: float) -> tuple[float, int]:
+def flat_stretch(table: list[dict], tolerance_db: float = FLAT_TOLERANCE_DB) -> tuple[float, int]:
     """How long the held-out gain has been flat at the curve's end: (CPU-hours, steps) back to the
     earliest row from which it has risen by less than tolerance_db to the last row, every row between
     counting too (a dip and recovery is flat; a rise of tolerance_db or more ends the stretch).
@@ -208,9 +208,8 @@ def main() -> None:
     parser.add_argument("--segment", type=float, default=30.0, help="CPU minutes of training between scores")
     parser.add_argument("--until-cpu-h", type=float, default=8.0, help="stop once the run has this many CPU-hours")
     parser.add_argument("--until-flat", type=float, metavar="CPU_H",
-                        help="also stop once the held-out gain has been flat for this many CPU-hours (flat_stretch)")
-    parser.add_argument("--flat-tolerance", type=float, default=FLAT_TOLERANCE_DB, metavar="DB",
-                        help=f"a rise smaller than this (dB, held-out mean at N=1) counts as flat ({FLAT_TOLERANCE_DB})")
+                        help=f"also stop once the held-out gain has been flat (risen less than {FLAT_TOLERANCE_DB} dB) "
+                             "for this many CPU-hours (flat_stretch)")
     parser.add_argument("--reference", action="append", default=[], metavar="LABEL=DB",
                         help="a dashed line on the plot: another method's held-out gain on the same protocol")
     parser.add_argument("--branch-of", type=Path, metavar="BASE",
@@ -255,10 +254,10 @@ def main() -> None:
                       "time": time.strftime("%Y-%m-%d %H:%M"), "precision": trained_precision(args.run)})
         write_rows(table, csv_path)
         plot(table, png_path, title, references)
-        flat_h, flat_steps = flat_stretch(table, args.flat_tolerance)
+        flat_h, flat_steps = flat_stretch(table)
         print(f"segment {len(table)}: step {table[-1]['step']}, {cpu_h:.2f} CPU-h, held-out {held:+.2f} dB "
               f"(worst {held_worst:+.2f}), video {video:+.2f} dB (worst {video_worst:+.2f}); flat (within "
-              f"{args.flat_tolerance} dB) for {flat_h:.2f} CPU-h, {flat_steps} steps", flush=True)
+              f"{FLAT_TOLERANCE_DB} dB) for {flat_h:.2f} CPU-h, {flat_steps} steps", flush=True)
         if args.until_flat is not None and flat_h >= args.until_flat:
             print(f"the held-out gain has been flat for {flat_h:.2f} >= {args.until_flat} CPU-h: stopping", flush=True)
             break

@@ -14,9 +14,10 @@
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
 # and the curve. THREADS (1: leave a core for other work; 2 while nothing else runs), UNTIL (CPU-hours
 # to stop at, 40), FLAT (also stop once the held-out gain has been flat, within 0.05 dB, for this many
-# CPU-hours: campaign.py's flat_stretch; unset: keep going), ROOT (where campaign/ and benchmarks/results/ live; default: this checkout), NICE (19: the
-# campaign yields the CPU to whatever else runs, so tests and builds beside it run at their own speed; the
-# test suite took 518 s beside two niced campaigns and 502 s with them paused, on an EPYC Zen 3).
+# CPU-hours: campaign.py's flat_stretch; unset: keep going), ROOT (where campaign/ and benchmarks/results/
+# live; default: this checkout), NICE (19: the campaign yields the CPU to whatever else runs, so tests and
+# builds beside it run at their own speed; the test suite took 518 s beside two niced campaigns and 502 s
+# with them paused, on an EPYC Zen 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${ROOT:-$PWD}"
