@@ -7,7 +7,8 @@ only, all threads, from the run's own log (each process logs its CPU seconds fro
 the sum of each process's last value), so scoring and the machine's other work do not inflate
 them, and a segment cut off with its session still counts what it spent (the steps after its last
 checkpoint are trained again). A segment trained but not scored (cut off while scoring) is scored
-first. The curve grows across sessions: commit RUN's checkpoint, the CSV and the PNG.
+first, and labelled with the CPU that trained it (RUN/trained_on.txt), not the one scoring it. The
+curve grows across sessions: commit RUN's checkpoint, the CSV and the PNG.
 
 A branch (--branch-of BASE) starts from BASE's current EMA weights, copied once into RUN/init.safetensors
 (with BASE's step and CPU-hours in RUN/branch.json), and is scored on the campaign's axis: BASE's CPU-hours
@@ -37,6 +38,9 @@ FIELDS = ("segment", "step", "cpu_h", "wall_h", "heldout_gain", "heldout_worst",
 # (results/train_step_zen3.md): the plot marks the segments trained so. Rows from before the column were bf16.
 FP32_SEGMENT_NOTE = "trained in fp32 (no native bf16: ~1/5 the steps per CPU-hour)"
 FLAT_TOLERANCE_DB = 0.05  # a held-out rise smaller than this counts as flat (the issue's "flat for 2 CPU-hours")
+# The CPU that trained the run's latest segment: a segment cut off before its score is scored on the next
+# session's machine, which may be another CPU kind, so the CSV's cpu column cannot be the scorer's.
+TRAINED_ON = "trained_on.txt"
 
 
 def rows(path: Path) -> list[dict]:
@@ -48,11 +52,21 @@ def rows(path: Path) -> list[dict]:
 
 def train_segment(run: Path, train_args: list[str], minutes: float) -> None:
     """One segment of training (resumed when the run has a checkpoint; a branch starts from its init)."""
+    from indi_edge.cpu_features import cpu_features
+
     resume = ["--resume"] if (run / "checkpoint.safetensors").is_file() else []
     init = ["--init", str(run / "init.safetensors")] if (run / "branch.json").is_file() and not resume else []
     command = [sys.executable, "-m", "indi_edge.cli", "train", *train_args, "--out", str(run), *resume, *init,
                "--cpu-limit", str(minutes), "--quiet"]
+    run.mkdir(parents=True, exist_ok=True)
+    (run / TRAINED_ON).write_text(cpu_features().model + "\n")
     subprocess.run(command, check=True)
+
+
+def trained_on(run: Path) -> str:
+    """The CPU model that trained the run's latest segment ("not recorded" for runs from before the file)."""
+    path = run / TRAINED_ON
+    return path.read_text().strip() if path.is_file() else "not recorded"
 
 
 def cpu_hours(run: Path) -> float:
@@ -199,8 +213,6 @@ def write_rows(table: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    from indi_edge.cpu_features import cpu_features
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, nargs="?",
                         help="the training run folder (with --branch-of: by default BASE-decay-<step>)")
@@ -250,7 +262,7 @@ def main() -> None:
         step = checkpoint_step(args.run) if (args.run / "checkpoint.safetensors").is_file() else log["step"]
         table.append({"segment": len(table) + 1, "step": step, "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
                       "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
-                      "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": cpu_features().model,
+                      "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": trained_on(args.run),
                       "time": time.strftime("%Y-%m-%d %H:%M"), "precision": trained_precision(args.run)})
         write_rows(table, csv_path)
         plot(table, png_path, title, references)

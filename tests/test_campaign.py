@@ -67,6 +67,20 @@ def test_a_segment_records_the_precision_its_run_trained_in(campaign, tmp_path):
         assert campaign.trained_precision(run) == precision
 
 
+def test_a_segment_is_labelled_with_the_cpu_that_trained_it_not_the_one_scoring_it(campaign, tmp_path, monkeypatch):
+    from indi_edge.cpu_features import cpu_features
+
+    run = write_run(tmp_path / "run", 100, [{"step": 20, "cpu_s": 1.0}])
+    assert campaign.trained_on(run) == "not recorded"  # trained before the record existed
+    commands = []
+    monkeypatch.setattr(campaign.subprocess, "run", lambda command, check: commands.append(command))
+    campaign.train_segment(run, ["--task", "denoise"], 30.0)
+    assert commands and "--resume" not in commands[0]  # no checkpoint yet: a fresh start
+    assert campaign.trained_on(run) == cpu_features().model
+    (run / campaign.TRAINED_ON).write_text("AMD EPYC\n")  # the segment came from another session's machine
+    assert campaign.trained_on(run) == "AMD EPYC"
+
+
 def test_a_curve_from_before_the_precision_column_grows_and_plots(campaign, tmp_path):
     pytest.importorskip("matplotlib")
     old_fields = [f for f in campaign.FIELDS if f != "precision"]
