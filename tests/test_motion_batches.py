@@ -143,6 +143,21 @@ def test_shrunk_photo_copies_add_windows_and_drop_the_small_ones():
             MotionDeblurBatches("cpu", photo_scales=bad)
 
 
+def test_a_crop_larger_than_some_photos_draws_only_the_photos_it_fits():
+    source = MotionDeblurBatches("cpu", pool_slots=2, pool_size=512)
+    sides = sorted(min(shape) for shape in source.photo_shapes)
+    window = sides[len(sides) // 2]  # half the photos are smaller than this window
+    crop = window - 2 * source.task.margin
+    plan = source.plan(0, 1, 64, crop)
+    drawn = {source.photo_shapes[s] for s in plan.sources if s >= 0}
+    assert drawn and all(min(shape) >= window for shape in drawn)
+    x, _ = source.realise(plan)
+    assert x.shape == (64, 3, crop, crop)
+    photos_only = MotionDeblurBatches("cpu", pool_slots=2, pool_size=sides[-1] + 1, dead_leaves_share=0.0)
+    with pytest.raises(ValueError, match="no training photo"):
+        photos_only.plan(0, 1, 8, sides[-1] + 1 - 2 * source.task.margin)
+
+
 def test_channel_shuffle_permutes_both_images_alike():
     plain = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96)
     shuffled = MotionDeblurBatches("cpu", pool_slots=2, pool_size=96, channel_shuffle=True)

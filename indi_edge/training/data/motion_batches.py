@@ -107,7 +107,12 @@ class MotionDeblurBatches:
             raise ValueError(f"crop {crop} + 2 x {self.task.margin} margin exceeds the dead-leaves size {self.pool_size}")
         rng = np.random.default_rng([seed, step, 0xB10B])
         leaves = int(round(size * self.dead_leaves_share))
-        sources = np.concatenate([rng.integers(0, len(self.photo_shapes), size - leaves),
+        # Photos at scale 1 are kept whatever their size, so a crop near the pool size may not fit every one:
+        # draw among those that hold the window (all of them at the campaign's crop: the same draws as ever).
+        fits = np.flatnonzero([min(shape) >= window for shape in self.photo_shapes])
+        if size > leaves and not fits.size:
+            raise ValueError(f"no training photo holds a crop of {crop} + 2 x {self.task.margin} margin")
+        sources = np.concatenate([fits[rng.integers(0, max(len(fits), 1), size - leaves)],
                                   -1 - rng.integers(0, self.pool_slots, leaves)])
         shapes = [self.photo_shapes[s] if s >= 0 else (self.pool_size, self.pool_size) for s in sources]
         corners = np.array([[rng.integers(h - window + 1), rng.integers(w - window + 1)] for h, w in shapes])
