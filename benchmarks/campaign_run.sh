@@ -30,8 +30,8 @@ read -r -a extra <<< "${EXTRA:-}"  # a decay branch's own training arguments (wi
 tag=(${TAG:+--tag "$TAG"})
 motion_data=(--photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 --soft-leaves-share 1.0
              --soft-leaves-radii 2,24 --channel-shuffle --debian-photos)
-motion_refs=(--reference "shipped 7 Dec (evening): decay-88250-t1long (N=1, strength 0.95)=1.41" --reference "target, N=1 (strength >= 0.8)=2.5")
-denoise_refs=(--reference "shipped 7 Dec (evening): decay-36250-d12k (N=2)=10.21" --reference "BM3D=10.20")
+motion_refs=(--reference "shipped 7 Dec (night): decay-126750-t1long (N=1, strength 1)=1.54" --reference "target, N=1 (strength >= 0.8)=2.5")
+denoise_refs=(--reference "shipped 7 Dec (night): decay-51750-d12k (N=2)=10.25" --reference "BM3D=10.20")
 case "${1:-}" in
   motion)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense" \
