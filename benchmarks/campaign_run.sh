@@ -26,7 +26,7 @@ net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --lr 1e-3 --warm
 # A decay branch starts from the campaign's EMA weights with a fresh Adam (short warm-up), half the peak lr,
 # cosine down to 1/100 over DECAY_STEPS, on other batches than the campaign's first ones (seed 1).
 decay=(--lr 5e-4 --warmup 200 --lr-schedule cosine --steps "${DECAY_STEPS:-6000}" --seed 1)
-read -r -a extra <<< "${EXTRA:-}"  # a decay branch's own training arguments (with TAG)
+read -r -a extra <<< "${EXTRA:-}"  # a decay branch's own training arguments (with TAG), last so they override
 tag=(${TAG:+--tag "$TAG"})
 motion_data=(--photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.5 --soft-leaves-share 1.0
              --soft-leaves-radii 2,24 --channel-shuffle --debian-photos)
@@ -41,7 +41,7 @@ case "${1:-}" in
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py \
       --branch-of "$root/campaign/motion-naf-s-dense" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_decay" \
       --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${motion_refs[@]}" -- \
-      --task motion-deblur "${net[@]}" "${decay[@]}" "${extra[@]}" "${motion_data[@]}" ;;
+      --task motion-deblur "${net[@]}" "${decay[@]}" "${motion_data[@]}" "${extra[@]}" ;;
   denoise)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
       --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" ${FLAT:+--until-flat "$FLAT"} \
@@ -50,6 +50,6 @@ case "${1:-}" in
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py \
       --branch-of "$root/campaign/denoise-naf-s-dense" --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense_decay" \
       --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${denoise_refs[@]}" -- \
-      --task denoise "${net[@]}" "${decay[@]}" "${extra[@]}" --photo-scales 1,0.5,0.25 --debian-photos ;;
+      --task denoise "${net[@]}" "${decay[@]}" --photo-scales 1,0.5,0.25 --debian-photos "${extra[@]}" ;;
   *) echo "usage: $0 motion|motion-decay|denoise|denoise-decay" >&2; exit 2 ;;
 esac
