@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 FIELDS = ("segment", "step", "cpu_h", "wall_h", "heldout_gain", "heldout_worst", "video_gain", "video_worst",
-          "loss", "cpu", "time", "precision")
+          "loss", "cpu", "time", "precision", "lr")
 # A CPU-hour in fp32 on a CPU without native bf16 (AVX2) buys ~1/5 of the steps one buys in bf16 on AMX
 # (results/train_step_zen3.md): the plot marks the segments trained so. Rows from before the column were bf16.
 FP32_SEGMENT_NOTE = "trained in fp32 (no native bf16: ~1/5 the steps per CPU-hour)"
@@ -135,6 +135,11 @@ def trained_precision(run: Path) -> str:
     return "fp32" if amp == "off" else amp
 
 
+def trained_lr(run: Path) -> float:
+    """The (peak) learning rate of the run's last process: a campaign steps it down in phases."""
+    return float(json.loads((run / "train_config.json").read_text())["lr"])
+
+
 def last_log(run: Path) -> dict:
     return json.loads((run / "log.jsonl").read_text().splitlines()[-1])
 
@@ -163,6 +168,11 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     if fp32:
         ax.plot([float(r["cpu_h"]) for r in fp32], [float(r["heldout_gain"]) for r in fp32], "o", mfc="white",
                 color="C0", label=f"held-out, {FP32_SEGMENT_NOTE}")
+    for before, row in zip(table, table[1:]):  # a phase of the campaign at another constant lr starts here
+        if before.get("lr") and row.get("lr") and float(before["lr"]) != float(row["lr"]):
+            ax.axvline(float(before["cpu_h"]), color="grey", ls="-.", lw=1)
+            ax.annotate(f"lr {float(before['lr']):g} -> {float(row['lr']):g}", (float(before["cpu_h"]), 0.02),
+                        xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="grey")
     for i, branch in enumerate(sorted(path.parent.glob(path.stem + "_decay*.csv"))):  # the campaign's decay branches
         table_b = rows(branch)
         ax.plot([float(r["cpu_h"]) for r in table_b], [float(r["heldout_gain"]) for r in table_b], "^-", lw=1,
@@ -263,7 +273,8 @@ def main() -> None:
         table.append({"segment": len(table) + 1, "step": step, "cpu_h": f"{cpu_h:.3f}", "wall_h": f"{wall_h:.3f}",
                       "heldout_gain": f"{held:.3f}", "heldout_worst": f"{held_worst:.3f}", "video_gain": f"{video:.3f}",
                       "video_worst": f"{video_worst:.3f}", "loss": f"{log['loss']:.5f}", "cpu": trained_on(args.run),
-                      "time": time.strftime("%Y-%m-%d %H:%M"), "precision": trained_precision(args.run)})
+                      "time": time.strftime("%Y-%m-%d %H:%M"), "precision": trained_precision(args.run),
+                      "lr": f"{trained_lr(args.run):g}"})
         write_rows(table, csv_path)
         plot(table, png_path, title, references)
         flat_h, flat_steps = flat_stretch(table)

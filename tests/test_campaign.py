@@ -83,7 +83,7 @@ def test_a_segment_is_labelled_with_the_cpu_that_trained_it_not_the_one_scoring_
 
 def test_a_curve_from_before_the_precision_column_grows_and_plots(campaign, tmp_path):
     pytest.importorskip("matplotlib")
-    old_fields = [f for f in campaign.FIELDS if f != "precision"]
+    old_fields = campaign.FIELDS[:campaign.FIELDS.index("precision")]  # and before the lr column
     curve = tmp_path / "campaign_motion.csv"
     curve.write_text(",".join(old_fields) + "\n" + "1,1781,0.256,0.273,0.047,0.002,0.114,0.003,-6.2,Xeon,2026-12-05 00:41\n")
     table = campaign.rows(curve)
@@ -91,6 +91,21 @@ def test_a_curve_from_before_the_precision_column_grows_and_plots(campaign, tmp_
     campaign.write_rows(table, curve)
     assert [r["precision"] for r in campaign.rows(curve)] == ["", "fp32"]
     campaign.plot(campaign.rows(curve), tmp_path / "campaign_motion.png", "motion", {"target": 2.5})
+    assert (tmp_path / "campaign_motion.png").stat().st_size > 0
+
+
+def test_a_segment_records_its_lr_and_the_plot_marks_where_a_phase_steps_it_down(campaign, tmp_path):
+    pytest.importorskip("matplotlib")
+    run = write_run(tmp_path / "run", 100, [{"step": 20, "cpu_s": 1.0}])
+    (run / "train_config.json").write_text(json.dumps({"steps": 100, "lr": 5e-4}))
+    assert campaign.trained_lr(run) == 5e-4
+    rows = [{"segment": str(i + 1), "step": str(10 * i), "cpu_h": str(0.5 * i), "wall_h": str(0.5 * i),
+             "heldout_gain": "1.4", "heldout_worst": "0.3", "video_gain": "1.7", "video_worst": "0.6", "loss": "-7",
+             "cpu": "EPYC", "time": "", "precision": "bf16", "lr": lr} for i, lr in enumerate(["", "0.001", "0.0005"])]
+    curve = tmp_path / "campaign_motion.csv"
+    campaign.write_rows(rows, curve)
+    assert [r["lr"] for r in campaign.rows(curve)] == ["", "0.001", "0.0005"]
+    campaign.plot(campaign.rows(curve), tmp_path / "campaign_motion.png", "motion")
     assert (tmp_path / "campaign_motion.png").stat().st_size > 0
 
 

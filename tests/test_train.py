@@ -114,8 +114,19 @@ def test_a_run_resumes_in_another_precision(pairs_dir, tmp_path):
 
 def test_resume_refuses_a_different_config(pairs_dir, tmp_path):
     train(config(steps=20), PairedFolder(pairs_dir), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="crop"):
+        train(config(steps=40, crop=48), PairedFolder(pairs_dir), tmp_path, resume=True, progress=False)
+
+
+def test_resume_may_step_the_lr_down_but_never_up(pairs_dir, tmp_path):
+    """A campaign's next phase at a lower constant rate; the checkpoint then records it, so a later resume at
+    the old, higher rate (an outdated recipe) is refused."""
+    source = PairedFolder(pairs_dir)
+    train(config(steps=20), source, tmp_path, progress=False)
+    train(config(steps=40, lr=1e-3), source, tmp_path, resume=True, progress=False)
+    assert [r["step"] for r in read_log(tmp_path)] == [20, 40]
     with pytest.raises(ValueError, match="lr"):
-        train(config(steps=40, lr=1e-4), PairedFolder(pairs_dir), tmp_path, resume=True, progress=False)
+        train(config(steps=60), source, tmp_path, resume=True, progress=False)
 
 
 def test_batches_depend_only_on_seed_and_step(pairs_dir):

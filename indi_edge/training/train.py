@@ -31,6 +31,10 @@ LOG = "log.jsonl"
 # What a resumed run may change: its length, and the precision, chosen per CPU (--amp auto): a campaign moves
 # between machines, and one without native bf16 trains in fp32 the weights another trained in bf16.
 RESUMABLE_CHANGES = ("steps", "save_every", "amp")
+# ... and a lower lr: a long constant-rate campaign steps its rate down once its curve is flat, and a run that
+# diverged goes on from its last checkpoint at a lower rate. Never a higher one, so an old recipe run by mistake
+# cannot undo the step.
+LOWERABLE = ("lr",)
 
 
 def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
@@ -254,7 +258,8 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
         start, saved, elapsed = load_checkpoint(out_dir, model, ema, optimizer)
         defaults = dataclasses.asdict(TrainConfig())  # a key older runs did not record had its default then
         differing = {k for k, v in dataclasses.asdict(config).items()
-                     if k not in RESUMABLE_CHANGES and saved.get(k, defaults[k]) != v}
+                     if k not in RESUMABLE_CHANGES and saved.get(k, defaults[k]) != v
+                     and not (k in LOWERABLE and v < saved.get(k, defaults[k]))}
         if differing:
             raise ValueError(f"resume with a different config ({sorted(differing)}); use a new --out or the same settings")
     (out_dir / "train_config.json").write_text(json.dumps({**dataclasses.asdict(config), "command": command}, indent=2))
