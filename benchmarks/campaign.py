@@ -160,7 +160,7 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     import matplotlib.pyplot as plt
 
     hours = [float(r["cpu_h"]) for r in table]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
     ax.plot(hours, [float(r["heldout_gain"]) for r in table], "o-", label="held-out, mean")
     ax.plot(hours, [float(r["video_gain"]) for r in table], "s-", label="video split, mean")
     ax.plot(hours, [float(r["heldout_worst"]) for r in table], ":", color="C0", label="held-out, worst image")
@@ -187,7 +187,7 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     flat_h, flat_steps = flat_stretch(table)
     ax.set(xlabel=f"training CPU-hours (held-out flat within {FLAT_TOLERANCE_DB} dB for the last {flat_h:.2f}, "
                   f"{flat_steps} steps)", ylabel="gain over the degraded input at N=1 (dB)", title=title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not over them
     fig.tight_layout()
     partial = path.with_name(path.stem + ".partial.png")
     fig.savefig(partial, dpi=100)
