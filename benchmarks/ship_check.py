@@ -27,7 +27,10 @@ FP16_MIN_DB = 40.0
 
 def to_bgr_uint8(img: np.ndarray) -> np.ndarray:
     """A held-out image ([-1, 1] RGB float) as the uint8 BGR frame a camera would give."""
-    return np.clip(np.rint((img[..., ::-1] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    from indi_edge.training.data.degrade import to_uint8
+    from indi_edge.training.evaluate import to_unit
+
+    return np.ascontiguousarray(to_uint8(to_unit(img))[..., ::-1])
 
 
 def fp16_against_fp32(fp32_onnx: Path, fp16_onnx: Path, pairs) -> dict[str, float]:
