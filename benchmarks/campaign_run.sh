@@ -37,7 +37,7 @@ motion_lr=(--lr 5e-4)
 denoise_lr=(--lr 1e-3)
 motion_data=(--photo-scales 1,0.5,0.25 --soft-radii 4,8,12,16 --dead-leaves-share 0.2 --soft-leaves-share 1.0
              --soft-leaves-radii 2,24 --channel-shuffle --debian-photos)
-motion_refs=(--reference "shipped 7 Dec (late): decay-140000-t1long-dl02 (N=1, strength 1)=1.58" --reference "target, N=1 (strength >= 0.8)=2.5")
+motion_refs=(--reference "shipped 8 Dec: decay-173500-t1long18k (N=1, strength 1)=1.62" --reference "target, N=1 (strength >= 0.8)=2.5")
 denoise_refs=(--reference "shipped 7 Dec (night): decay-51750-d12k (N=2)=10.25" --reference "BM3D=10.20")
 case "${1:-}" in
   motion)
