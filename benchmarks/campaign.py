@@ -15,7 +15,8 @@ A branch (--branch-of BASE) starts from BASE's current EMA weights, copied once 
 at the branch point plus the branch's own. It is how a learning-rate decay is tried off a constant-lr
 campaign without stopping it for good; it ends when its --steps are done. Without RUN, a branch is named
 by the campaign step it leaves from, BASE-decay-<step> (its curve CURVE-<step>), or resumes the one of
-them still unfinished; the campaign's own plot draws every branch beside it.
+them still unfinished; the campaign's own plot draws every branch beside it (CURVE_decay*, and CURVE_grown*
+for a deeper net grown from the campaign's weights: --preset names it, nn.load_grown copies them in).
 
     python benchmarks/campaign.py RUN --curve benchmarks/results/campaign_motion --segment 30 \\
         --until-cpu-h 8 -- --task motion-deblur --preset naf-s-dense --lr 1e-3 ...   # train args after --
@@ -173,7 +174,7 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
             ax.axvline(float(before["cpu_h"]), color="grey", ls="-.", lw=1)
             ax.annotate(f"lr {float(before['lr']):g} -> {float(row['lr']):g}", (float(before["cpu_h"]), 0.02),
                         xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="grey")
-    for i, branch in enumerate(sorted(path.parent.glob(path.stem + "_decay*.csv"))):  # the campaign's decay branches
+    for i, branch in enumerate(branch_curves(path)):
         table_b = rows(branch)
         ax.plot([float(r["cpu_h"]) for r in table_b], [float(r["heldout_gain"]) for r in table_b], "^-", lw=1,
                 color=f"C{i + 5}", label=f"held-out, {branch.stem.removeprefix(path.stem + '_')} branch")
@@ -193,6 +194,11 @@ def plot(table: list[dict], path: Path, title: str, references: dict[str, float]
     fig.savefig(partial, dpi=100)
     plt.close(fig)
     partial.replace(path)
+
+
+def branch_curves(path: Path) -> list[Path]:
+    """The curves drawn beside the campaign's own (PATH's stem): its decay branches, then the nets grown from it."""
+    return sorted(path.parent.glob(path.stem + "_decay*.csv")) + sorted(path.parent.glob(path.stem + "_grown*.csv"))
 
 
 def flat_stretch(table: list[dict], tolerance_db: float = FLAT_TOLERANCE_DB) -> tuple[float, int]:

@@ -9,6 +9,10 @@
 #     TAG=t1 EXTRA="--p-t linear_a --p-t-a 0.5" bash benchmarks/campaign_run.sh motion-decay
 #         # a branch with another recipe off the same step: EXTRA is added to its training arguments,
 #         # TAG names it campaign/<run>-decay-<step>-t1
+#     bash benchmarks/campaign_run.sh motion-deep        # the motion campaign grown deeper (naf-s-dense-deep: 2 more
+#                                                        # blocks at 1/16 size, starting as the identity) from its
+#                                                        # weights when first run: campaign/motion-naf-s-dense-deep
+#     bash benchmarks/campaign_run.sh motion-deep-decay  # a decay branch off that one
 #
 # It trains in 30-CPU-minute segments and scores each (benchmarks/campaign.py), growing
 # benchmarks/results/campaign_<task>_naf-s-dense.{csv,png}; commit the run folder's checkpoint, log
@@ -26,6 +30,7 @@ net=(--preset naf-s-dense --steps 1000000 --batch 16 --crop 128 --warmup 500 --l
 # A decay branch starts from the campaign's EMA weights with a fresh Adam (short warm-up), half the peak lr,
 # cosine down to 1/100 over DECAY_STEPS, on other batches than the campaign's first ones (seed 1).
 decay=(--lr 5e-4 --warmup 200 --lr-schedule cosine --steps "${DECAY_STEPS:-6000}" --seed 1)
+deep=(--preset naf-s-dense-deep --checkpoint-moments bf16)  # after net's --preset: the later one counts
 read -r -a extra <<< "${EXTRA:-}"  # a decay branch's own training arguments (with TAG), last so they override
 tag=(${TAG:+--tag "$TAG"})
 # The motion campaign's phases (a resumed run may lower its lr, never raise it): lr 1e-3 with 50% dead leaves to
@@ -49,6 +54,16 @@ case "${1:-}" in
       --branch-of "$root/campaign/motion-naf-s-dense" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_decay" \
       --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${motion_refs[@]}" -- \
       --task motion-deblur "${net[@]}" "${decay[@]}" "${motion_data[@]}" "${extra[@]}" ;;
+  motion-deep)  # same recipe; its checkpoint keeps Adam's moments in bf16 to stay under 30 MB
+    exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/motion-naf-s-dense-deep" \
+      --branch-of "$root/campaign/motion-naf-s-dense" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_grown-deep" \
+      --segment 30 --until-cpu-h "${UNTIL:-40}" ${FLAT:+--until-flat "$FLAT"} "${motion_refs[@]}" -- \
+      --task motion-deblur "${net[@]}" "${deep[@]}" "${motion_lr[@]}" "${motion_data[@]}" ;;
+  motion-deep-decay)
+    exec nice -n "${NICE:-19}" python benchmarks/campaign.py \
+      --branch-of "$root/campaign/motion-naf-s-dense-deep" --curve "$root/benchmarks/results/campaign_motion_naf-s-dense_grown-deep_decay" \
+      --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${motion_refs[@]}" -- \
+      --task motion-deblur "${net[@]}" "${deep[@]}" "${decay[@]}" "${motion_data[@]}" "${extra[@]}" ;;
   denoise)
     exec nice -n "${NICE:-19}" python benchmarks/campaign.py "$root/campaign/denoise-naf-s-dense" \
       --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense" --segment 30 --until-cpu-h "${UNTIL:-40}" ${FLAT:+--until-flat "$FLAT"} \
@@ -58,5 +73,5 @@ case "${1:-}" in
       --branch-of "$root/campaign/denoise-naf-s-dense" --curve "$root/benchmarks/results/campaign_denoise_naf-s-dense_decay" \
       --segment 15 --until-cpu-h "${UNTIL:-40}" "${tag[@]}" "${denoise_refs[@]}" -- \
       --task denoise "${net[@]}" "${decay[@]}" --photo-scales 1,0.5,0.25 --debian-photos "${extra[@]}" ;;
-  *) echo "usage: $0 motion|motion-decay|denoise|denoise-decay" >&2; exit 2 ;;
+  *) echo "usage: $0 motion|motion-decay|motion-deep|motion-deep-decay|denoise|denoise-decay" >&2; exit 2 ;;
 esac

@@ -133,3 +133,11 @@ def test_a_tagged_branch_is_named_and_resumed_apart_from_the_plain_one(campaign,
     write_run(tmp_path / "motion-decay-46750-t1", 5000, [{"step": 100, "cpu_s": 1.0}])
     assert campaign.branch_run(base, "t1") == tmp_path / "motion-decay-46750-t1"
     assert campaign.branch_run(base) == tmp_path / "motion-decay-40000"
+
+
+def test_the_plot_draws_the_decay_branches_and_the_grown_nets_beside_the_campaign(campaign, tmp_path):
+    for name in ("campaign_motion_decay-40000-t1", "campaign_motion_grown-deep", "campaign_motion_grown-deep_decay-9",
+                 "campaign_motion_lost", "campaign_motion", "campaign_denoise_decay-5"):
+        (tmp_path / f"{name}.csv").write_text("")
+    assert [p.stem for p in campaign.branch_curves(tmp_path / "campaign_motion.png")] == [
+        "campaign_motion_decay-40000-t1", "campaign_motion_grown-deep", "campaign_motion_grown-deep_decay-9"]

@@ -61,6 +61,41 @@ def test_presets_fit_a_30_mb_checkpoint():
         assert 16 * params < 30e6, name  # weights + EMA + Adam's two moments, fp32
 
 
+def test_the_deep_preset_fits_a_30_mb_checkpoint_with_bf16_moments(tmp_path):
+    """Written for real: one Adam step, then the checkpoint the campaign would commit."""
+    import copy
+
+    from indi_edge.training.checkpoint import save_checkpoint
+
+    model = networks.build("naf-s-dense-deep")
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.rand(1, 3, 32, 32), torch.ones(1)).mean().backward()
+    optimizer.step()
+    for moments, limit in (("bf16", 30e6), ("fp32", None)):
+        path = save_checkpoint(tmp_path / moments, model, copy.deepcopy(model), optimizer, 1, {}, 0.0, moments=moments)
+        size = path.stat().st_size
+        if limit:
+            assert size < limit
+    assert (tmp_path / "bf16" / "checkpoint.safetensors").stat().st_size < 0.8 * size  # 12 / 16 bytes a parameter
+
+
+def test_a_naf_net_grows_deeper_and_starts_as_the_smaller_one(tmp_path):
+    """New NAF blocks start as the identity (zero beta and gamma): load_grown gives the small net's output."""
+    small = randomised(NAFUNet(TINY_DENSE))
+    networks.save(small, tmp_path / "small.safetensors")
+    grown = NAFUNet(NAFConfig(8, (1, 2, 2), enc_blocks=(1, 2), middle_blocks=3, dec_blocks=(2, 1), dense=True))
+    added = networks.load_grown(grown, tmp_path / "small.safetensors")
+    assert added and all(k.startswith(("middle.blocks.1.", "middle.blocks.2.", "encoders.1.blocks.1.",
+                                       "decoders.0.blocks.1.")) for k in added)
+    x, t = torch.rand(2, 3, 16, 16) * 2 - 1, torch.tensor([1.0, 0.4])
+    torch.testing.assert_close(grown.eval()(x, t), small(x, t))
+    shallower = NAFUNet(NAFConfig(8, (1, 2, 2), enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1), dense=True))
+    networks.save(randomised(grown), tmp_path / "grown.safetensors")
+    for other in (shallower, NAFUNet(TINY)):  # fewer blocks; depthwise instead of dense
+        with pytest.raises(ValueError, match="only more middle_blocks / enc_blocks / dec_blocks"):
+            networks.load_grown(other, tmp_path / ("grown.safetensors" if other is shallower else "small.safetensors"))
+
+
 def test_weights_round_trip_rebuilds_the_naf_network(tmp_path):
     model = randomised(NAFUNet(TINY_DENSE))
     networks.save(model, tmp_path / "w.safetensors")

@@ -161,5 +161,5 @@ def test_grown_network_starts_as_the_trained_smaller_one(tmp_path):
     x, t = torch.rand(2, 3, 8, 8) * 2 - 1, torch.tensor([1.0, 0.4])
     torch.testing.assert_close(grown.eval()(x, t), small(x, t))
     assert unet.UNetConfig.from_json(grown_config.to_json()) == grown_config
-    with pytest.raises(ValueError, match="only mid_blocks and extra_up"):
+    with pytest.raises(ValueError, match="only more mid_blocks / extra_up"):
         unet.load_grown(unet.UNet(unet.UNetConfig(16, (1, 2, 2), res_blocks=1)), tmp_path / "small.safetensors")

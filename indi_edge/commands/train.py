@@ -60,6 +60,10 @@ def add_arguments(parser) -> None:
                         help="mixed precision for the forward pass: bf16 (CPUs with native bf16: AMX, "
                              "AVX512-BF16, Arm BF16; Ampere+ GPUs), fp16 (CUDA, with loss scaling); weights stay "
                              "fp32. auto: bf16 where it runs natively, else off (default %(default)s)")
+    parser.add_argument("--checkpoint-moments", choices=("fp32", "bf16"), default=d.moments,
+                        help="Adam's two moments in the checkpoint: fp32 (resume is exact) or bf16 (12 bytes a "
+                             "parameter instead of 16, for a bigger net under a size limit; a resume then differs "
+                             "by bf16 rounding of the moments; default %(default)s)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (0: in the training process)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--compile", action="store_true",
@@ -114,7 +118,7 @@ def main(args) -> int:
         lr_schedule=args.lr_schedule, warmup=args.warmup,
         loss=args.loss, no_harm=args.no_harm, grad_clip=args.grad_clip, p_t=args.p_t, p_t_a=args.p_t_a, eps=args.eps, eps_schedule=args.eps_schedule,
         seed=args.seed, task=args.task or "custom", default_steps=args.default_steps, save_every=args.save_every,
-        amp=choose_amp(args.amp, args.device),
+        amp=choose_amp(args.amp, args.device), moments=args.checkpoint_moments,
     )
     summary = train(config, pair_source(args), args.out, resume=args.resume, device=args.device,
                     workers=args.workers, command=args.command_line, progress=not args.quiet,

@@ -30,7 +30,7 @@ WEIGHTS = "weights.safetensors"  # EMA weights + ModelInfo: what export and fine
 LOG = "log.jsonl"
 # What a resumed run may change: its length, and the precision, chosen per CPU (--amp auto): a campaign moves
 # between machines, and one without native bf16 trains in fp32 the weights another trained in bf16.
-RESUMABLE_CHANGES = ("steps", "save_every", "amp")
+RESUMABLE_CHANGES = ("steps", "save_every", "amp", "moments")
 # ... and a lower lr: a long constant-rate campaign steps its rate down once its curve is flat, and a run that
 # diverged goes on from its last checkpoint at a lower rate. Never a higher one, so an old recipe run by mistake
 # cannot undo the step.
@@ -313,7 +313,8 @@ def train(config: TrainConfig, source: PairSource | BatchSource, out_dir: str | 
                                    f"last checkpoint and weights in {out_dir} are kept; resume with a lower "
                                    f"--lr or --grad-clip")
             elapsed = time.perf_counter() - t0
-            save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed)
+            save_checkpoint(out_dir, model, ema, optimizer, step, dataclasses.asdict(config), elapsed,
+                            moments=config.moments)
             info = model_info(config, ema, command, elapsed, device, step)
             unet.save(ema, out_dir / WEIGHTS, info.to_metadata())
         if out_of_time:

@@ -9,6 +9,7 @@ from indi_edge.training.timesampling import P_T
 
 AMP = ("off", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
+MOMENTS = ("fp32", "bf16")
 
 
 @dataclasses.dataclass
@@ -33,6 +34,7 @@ class TrainConfig:
     grad_clip: float = 0.0           # clip the gradients' global norm to this (0: off)
     lr_schedule: str = "constant"    # cosine: from lr down to lr/100 at the last of `steps`
     warmup: int = 0                  # steps of linear learning-rate warm-up from 0
+    moments: str = "fp32"            # Adam's moments in the checkpoint: fp32 (exact resume) or bf16 (see checkpoint.py)
 
     def validate(self) -> None:
         if self.loss not in ("l1", "l2", "psnr"):
@@ -45,6 +47,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not self.no_harm >= 0.0:
             raise ValueError(f"no_harm must be >= 0 (0: off), got {self.no_harm}")
+        if self.moments not in MOMENTS:
+            raise ValueError(f"moments must be one of {MOMENTS}, got {self.moments!r}")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if self.eps_schedule not in EPS_SCHEDULES:
