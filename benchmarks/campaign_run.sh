@@ -37,6 +37,8 @@ tag=(${TAG:+--tag "$TAG"})
 # step 153,531 (14.02 CPU-h), where its held-out gain had been flat within 0.05 dB for over 2 CPU-hours; then lr 5e-4
 # with 20% dead leaves, the mix with which a decay branch off step 140,000 beat the same decay with 50% off step
 # 126,750 on the video split, +2.18 against +2.01 dB (results/campaign_motion_naf-s-dense_decay-140000-t1long-dl02.csv).
+# On 8 December (night), from step 201,750 (17.59 CPU-h), the same recipe also runs on naf-s-dense-deep grown from the
+# campaign's weights (motion-deep), to see whether depth at 1/16 size lifts a curve rising ~0.05 dB per CPU-hour.
 # Denoise is still in its first phase.
 motion_lr=(--lr 5e-4)
 denoise_lr=(--lr 1e-3)
