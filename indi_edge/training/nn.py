@@ -69,8 +69,9 @@ PRESETS: dict[str, UNetConfig] = {
     "naf-s": NAFConfig(24, (1, 2, 4, 8), enc_blocks=(1, 1, 2), middle_blocks=2, dec_blocks=(1, 1, 1)),
     "naf-s-dense": NAFConfig(24, (1, 2, 3, 5), enc_blocks=(1, 1, 2), middle_blocks=2, dec_blocks=(1, 1, 1), dense=True),
     # naf-s-dense with 2 more blocks at 1/16 size (where NAFNet's own deblurring nets put their depth): 1.5x
-    # the parameters for ~1.1x the 720p latency; grown from a trained naf-s-dense (nn.load_grown). Its
-    # checkpoint fits 30 MB with Adam's moments in bf16 (--checkpoint-moments bf16: 12 bytes a parameter).
+    # the parameters for ~1.1x the 720p latency (fp32 torch, 2 threads, EPYC Zen 4: 505 against 450 ms);
+    # grown from a trained naf-s-dense (nn.load_grown). Its checkpoint fits 30 MB with Adam's moments in
+    # bf16 (--checkpoint-moments bf16: 12 bytes a parameter).
     "naf-s-dense-deep": NAFConfig(24, (1, 2, 3, 5), enc_blocks=(1, 1, 2), middle_blocks=4, dec_blocks=(1, 1, 1),
                                   dense=True),
 }
